@@ -1,0 +1,268 @@
+"""The `recon` command: parse, call a service, print (JSON with --json). Errors are one line."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import msgspec
+
+from recon.settings import Settings, load_settings
+
+T = TypeVar("T")
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    if ctx.obj is None:
+        ctx.obj = load_settings()
+    settings: Settings = ctx.obj
+    return settings
+
+
+def _print_json(value: Any) -> None:
+    click.echo(msgspec.json.encode(value).decode())
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine output on stdout.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def recon_group() -> None:
+    """recon: reconcile a ward's fee payments with the channels' statements."""
+
+
+# --- service ------------------------------------------------------------------------------
+
+
+@recon_group.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--no-scheduler", is_flag=True, help="Serve without the embedded scheduler.")
+@json_option
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool, as_json: bool) -> None:
+    """Serve the API and web UI."""
+    from recon.server import serve_app
+
+    serve_app(_settings(ctx), host=host, port=port, as_json=as_json)
+
+
+@recon_group.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@json_option
+@click.pass_context
+def db_upgrade(ctx: click.Context, as_json: bool) -> None:
+    """Migrate the database to the newest schema."""
+    from recon.db.migrate import head_revision, upgrade
+
+    _run(upgrade(_settings(ctx).database_url))
+    result = {"status": "ok", "schema": head_revision()}
+    _print_json(result) if as_json else click.echo(f"database at schema {result['schema']}")
+
+
+@recon_group.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@json_option
+@click.pass_context
+def demo(ctx: click.Context, host: str, port: int, as_json: bool) -> None:
+    """Fill an empty database with the demo ward, then serve."""
+    from recon.demo import load_demo
+    from recon.server import serve_app
+
+    settings = _settings(ctx)
+    summary = _run(load_demo(settings))
+    if as_json:
+        _print_json(summary)
+    else:
+        click.echo(summary["message"])
+    serve_app(settings, host=host, port=port, as_json=as_json)
+
+
+# --- dossiers -----------------------------------------------------------------------------
+
+
+@recon_group.group()
+def dossiers() -> None:
+    """Dossiers that fees are owed on."""
+
+
+@dossiers.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@click.pass_context
+def dossiers_import(ctx: click.Context, file: Path, as_json: bool) -> None:
+    """Import dossiers from CSV or JSON, all or nothing (DESIGN 2.5)."""
+    from recon.dossiers.imports import import_dossier_file
+
+    summary = _run(import_dossier_file(_settings(ctx), file))
+    print_import_summary(summary, as_json=as_json)
+    if summary.rejected:
+        ctx.exit(2)
+
+
+def print_import_summary(summary: Any, *, as_json: bool) -> None:
+    if as_json:
+        _print_json(summary)
+        return
+    click.echo(
+        f"received {summary.received}, inserted {summary.inserted}, updated {summary.updated}, "
+        f"duplicates {summary.duplicates}, rejected rows "
+        f"{len({r.row for r in summary.rejected})}"
+    )
+    if summary.rejected:
+        click.echo("nothing was stored. Rejected:")
+        click.echo(f"{'row':>6}  {'column':<24}  reason")
+        for r in summary.rejected:
+            row = "-" if r.row is None else str(r.row)
+            click.echo(f"{row:>6}  {r.column or '-':<24}  {r.reason}")
+
+
+# --- access -------------------------------------------------------------------------------
+
+
+@recon_group.group()
+def apikeys() -> None:
+    """API keys for the services that call recon."""
+
+
+@apikeys.command("create")
+@click.option("--name", required=True)
+@click.option("--scope", "scopes", multiple=True, help="Repeat for several scopes.")
+@json_option
+@click.pass_context
+def apikeys_create(ctx: click.Context, name: str, scopes: tuple[str, ...], as_json: bool) -> None:
+    """Create a key; it is printed once and never again."""
+    from recon.auth import service
+
+    key = _with_session(
+        ctx,
+        lambda s: service.create_api_key(db_session=s, name=name, scopes=list(scopes), now=_now()),
+    )
+    if as_json:
+        _print_json(key)
+    else:
+        click.echo(f"API key {key.id} ({key.name}; {' '.join(key.scopes)}). Shown once:")
+        click.echo(key.key)
+
+
+@apikeys.command("list")
+@json_option
+@click.pass_context
+def apikeys_list(ctx: click.Context, as_json: bool) -> None:
+    """List keys (never their secrets)."""
+    from recon.auth import service
+
+    keys = _with_session(ctx, lambda s: service.list_api_keys(db_session=s))
+    if as_json:
+        _print_json(keys)
+        return
+    for k in keys:
+        state = "revoked" if k.revoked_at else "active"
+        click.echo(f"{k.id:>4}  {k.name:<24} {state:<8} {' '.join(k.scopes)}")
+
+
+@apikeys.command("revoke")
+@click.argument("key_id", type=int)
+@json_option
+@click.pass_context
+def apikeys_revoke(ctx: click.Context, key_id: int, as_json: bool) -> None:
+    """Revoke a key by its id."""
+    from recon.auth import service
+
+    key = _with_session(
+        ctx, lambda s: service.revoke_api_key(db_session=s, key_id=key_id, now=_now())
+    )
+    _print_json(key) if as_json else click.echo(f"API key {key.id} ({key.name}) revoked")
+
+
+@recon_group.group()
+def users() -> None:
+    """Accounts for the people who use the web UI and close days."""
+
+
+@users.command("create")
+@click.option("--username", required=True)
+@click.option("--role", required=True, help="accountant, approver, viewer or admin")
+@json_option
+@click.pass_context
+def users_create(ctx: click.Context, username: str, role: str, as_json: bool) -> None:
+    """Create an account; the password is read from stdin."""
+    from recon.auth import service
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    user = _with_session(
+        ctx,
+        lambda s: service.create_user(
+            db_session=s, username=username, role=role, password=password, now=_now()
+        ),
+    )
+    _print_json(user) if as_json else click.echo(f"user {user.username} ({user.role}) created")
+
+
+# --- plumbing -----------------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _with_session(ctx: click.Context, work: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+    from recon.db.session import open_database
+
+    async def run() -> T:
+        async with open_database(_settings(ctx).database_url) as sessionmaker, sessionmaker() as s:
+            return await work(s)
+
+    return _run(run())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: every failure is one line on stderr and an exit status of DESIGN 6."""
+    from sqlalchemy.exc import DBAPIError
+
+    from recon.errors import ReconError
+
+    try:
+        status = recon_group.main(args=argv, prog_name="recon", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("recon: aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        click.echo(f"recon: error: {exc.format_message()}", err=True)
+        return 2
+    except ReconError as exc:
+        click.echo(f"recon: error: {exc.detail}", err=True)
+        return exc.exit_code
+    except DBAPIError as exc:
+        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        click.echo(
+            f"recon: error: database: {reason} (is the schema at head? `recon db upgrade`)",
+            err=True,
+        )
+        return 1
+    except OSError as exc:
+        click.echo(
+            f"recon: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True
+        )
+        return 1
+    return status if isinstance(status, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

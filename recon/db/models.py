@@ -1,0 +1,407 @@
+"""SQLAlchemy 2 typed models: one table per noun of DESIGN 1, 4, 5 and 6.
+
+Money columns are BIGINT VND with CHECK constraints in the database itself; derived figures
+(a day's net) are never stored as columns that could disagree with the lines.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from recon.db.types import BigId, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+MAX_MONEY = "1000000000000000"  # 10^15 VND, the bound of DESIGN 2.5
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+DOSSIER_STATES = ("received", "processing", "completed", "cancelled", "rejected")
+LINE_KINDS = ("payment", "refund", "settlement")
+LINE_STATUSES = ("success", "failed", "pending", "reversed")
+RUN_STATUSES = ("running", "succeeded", "partial", "failed")
+FETCH_STATUSES = ("running", "succeeded", "failed")
+CASE_TYPES = (
+    "UNDERPAID",
+    "OVERPAID",
+    "DUPLICATE_PAYMENT",
+    "PAYMENT_ON_CLOSED_DOSSIER",
+    "UNMATCHED_PAYMENT",
+    "AMBIGUOUS_REFERENCE",
+    "UNMATCHED_REFUND",
+    "MISSING_IN_STATEMENT",
+    "STATUS_CONFLICT",
+    "CONTROL_TOTAL_MISMATCH",
+)
+CASE_STATUSES = ("open", "reopened", "resolved", "closed")
+LIVE_CASE_STATUSES = ("open", "reopened")
+RESOLUTIONS = ("linked", "accepted", "refund_requested", "written_off", "channel_dispute")
+ROLES = ("accountant", "approver", "viewer", "admin")
+MATCH_RULES = ("payment_ref", "dossier_code", "text")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+# --- dossiers -----------------------------------------------------------------------------
+
+
+class Dossier(Base):
+    __tablename__ = "dossiers"
+    __table_args__ = (
+        CheckConstraint(f"fee_amount >= 0 AND fee_amount <= {MAX_MONEY}", name="fee_amount"),
+        CheckConstraint(_in("state", DOSSIER_STATES), name="state"),
+        CheckConstraint(
+            "(claimed_paid_channel IS NULL) = (claimed_paid_at IS NULL)", name="claim_complete"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dossier_code: Mapped[str] = mapped_column(String(64))
+    # the code normalised as in DESIGN 3: two codes that normalise alike cannot both exist
+    code_key: Mapped[str] = mapped_column(String(64), unique=True)
+    procedure_code: Mapped[str] = mapped_column(String(64))
+    procedure_name: Mapped[str] = mapped_column(String(500), default="")
+    applicant: Mapped[str] = mapped_column(String(300), default="")
+    fee_amount: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_paid_channel: Mapped[str | None] = mapped_column(String(32))
+    claimed_paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_paid_day: Mapped[date | None] = mapped_column(Date, index=True)
+    claimed_channel_txn_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class DossierPaymentRef(Base):
+    __tablename__ = "dossier_payment_refs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(
+        ForeignKey("dossiers.id", ondelete="CASCADE"), index=True
+    )
+    ref: Mapped[str] = mapped_column(String(128))
+    # upper-cased and trimmed: an order id names one payment attempt of one dossier
+    ref_key: Mapped[str] = mapped_column(String(128), unique=True)
+
+
+class DossierHistory(Base):
+    """Append-only: every creation and every change of fee or state."""
+
+    __tablename__ = "dossier_history"
+    __table_args__ = (
+        CheckConstraint("fee_after >= 0 AND (fee_before IS NULL OR fee_before >= 0)", name="fee"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"), index=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(16))  # api, batch, import, demo
+    actor: Mapped[str] = mapped_column(String(128))
+    change: Mapped[str] = mapped_column(String(16))  # created, updated
+    fee_before: Mapped[int | None] = mapped_column(BigInteger)
+    fee_after: Mapped[int] = mapped_column(BigInteger)
+    state_before: Mapped[str | None] = mapped_column(String(16))
+    state_after: Mapped[str] = mapped_column(String(16))
+    changed_fields: Mapped[str] = mapped_column(String(500), default="")
+
+
+# --- statements ---------------------------------------------------------------------------
+
+
+class ChannelFetch(Base):
+    """One attempt to get one channel-day: a pull or a file import."""
+
+    __tablename__ = "channel_fetches"
+    __table_args__ = (
+        CheckConstraint(_in("status", FETCH_STATUSES), name="status"),
+        CheckConstraint(_in("source", ("pull", "import")), name="source"),
+        Index("ix_channel_fetches_channel_day", "channel", "business_day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    business_day: Mapped[date | None] = mapped_column(Date)  # None for a multi-day file
+    source: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lines: Mapped[int] = mapped_column(Integer, default=0)
+    inserted: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    control_count: Mapped[int | None] = mapped_column(Integer)
+    control_amount: Mapped[int | None] = mapped_column(BigInteger)
+    received_count: Mapped[int | None] = mapped_column(Integer)
+    received_amount: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    file_name: Mapped[str | None] = mapped_column(String(300))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+
+
+class ChannelDay(Base):
+    """The current state of one channel's business day: pulled? reconciled?"""
+
+    __tablename__ = "channel_days"
+    __table_args__ = (
+        UniqueConstraint("channel", "business_day", name="uq_channel_days_channel_day"),
+        CheckConstraint(
+            "fetch_status IS NULL OR " + _in("fetch_status", ("succeeded", "failed")),
+            name="fetch_status",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    fetch_status: Mapped[str | None] = mapped_column(String(16))
+    last_fetch_id: Mapped[int | None] = mapped_column(ForeignKey("channel_fetches.id"))
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+
+
+class StatementLineRow(Base):
+    __tablename__ = "statement_lines"
+    __table_args__ = (
+        UniqueConstraint("channel", "channel_txn_id", name="uq_statement_lines_channel_txn"),
+        CheckConstraint(f"amount > 0 AND amount <= {MAX_MONEY}", name="amount"),
+        CheckConstraint(f"fee >= 0 AND fee <= {MAX_MONEY}", name="fee"),
+        CheckConstraint(_in("kind", LINE_KINDS), name="kind"),
+        CheckConstraint(_in("status", LINE_STATUSES), name="status"),
+        Index("ix_statement_lines_day_channel", "business_day", "channel"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    channel_txn_id: Mapped[str] = mapped_column(String(128))
+    order_ref: Mapped[str | None] = mapped_column(String(128))
+    order_ref_key: Mapped[str | None] = mapped_column(String(128), index=True)
+    dossier_hint: Mapped[str | None] = mapped_column(String(128))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    fee: Mapped[int] = mapped_column(BigInteger, default=0)
+    kind: Mapped[str] = mapped_column(String(16))
+    refund_of: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    business_day: Mapped[date] = mapped_column(Date)
+    description: Mapped[str] = mapped_column(Text, default="")
+    payer: Mapped[str | None] = mapped_column(String(64))  # masked
+    raw: Mapped[str] = mapped_column(Text)  # the channel's payload for this line, JSON
+    fetch_id: Mapped[int | None] = mapped_column(ForeignKey("channel_fetches.id"))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LineStatusChange(Base):
+    """Append-only: a line seen again with a status that moved forward."""
+
+    __tablename__ = "line_status_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("statement_lines.id"), index=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status_before: Mapped[str] = mapped_column(String(16))
+    status_after: Mapped[str] = mapped_column(String(16))
+    fetch_id: Mapped[int | None] = mapped_column(ForeignKey("channel_fetches.id"))
+
+
+# --- runs, matches, cases -----------------------------------------------------------------
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    __table_args__ = (CheckConstraint(_in("status", RUN_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    channel: Mapped[str | None] = mapped_column(String(32))  # None: every channel
+    status: Mapped[str] = mapped_column(String(16))
+    trigger: Mapped[str] = mapped_column(String(16))  # cli, scheduler, api, demo
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    matched: Mapped[int] = mapped_column(Integer, default=0)
+    cases_opened: Mapped[int] = mapped_column(Integer, default=0)
+    cases_closed: Mapped[int] = mapped_column(Integer, default=0)
+    cases_open: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[str] = mapped_column(Text, default="{}")  # the run's JSON (DESIGN 6)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class RunLease(Base):
+    """At most one run per business day at a time; an expired lease may be taken over."""
+
+    __tablename__ = "run_leases"
+
+    business_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Match(Base):
+    """The dossier a statement line currently resolves to, and why."""
+
+    __tablename__ = "matches"
+    __table_args__ = (CheckConstraint(_in("rule", MATCH_RULES), name="rule"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("statement_lines.id"), unique=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(16))
+    fields: Mapped[str] = mapped_column(Text, default="{}")  # JSON: what decided it
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    matched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint(_in("type", CASE_TYPES), name="type"),
+        CheckConstraint(_in("status", CASE_STATUSES), name="status"),
+        CheckConstraint(
+            "resolution IS NULL OR " + _in("resolution", RESOLUTIONS), name="resolution"
+        ),
+        # one case per identity until the engine closes it
+        Index(
+            "uq_cases_identity_not_closed",
+            "identity",
+            unique=True,
+            sqlite_where=text("status <> 'closed'"),
+            postgresql_where=text("status <> 'closed'"),
+        ),
+        Index("ix_cases_status_day_channel", "status", "business_day", "channel"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    identity: Mapped[str] = mapped_column(String(300))
+    business_day: Mapped[date] = mapped_column(Date)
+    channel: Mapped[str | None] = mapped_column(String(32))
+    dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id"), index=True)
+    expected_amount: Mapped[int | None] = mapped_column(BigInteger)
+    actual_amount: Mapped[int | None] = mapped_column(BigInteger)
+    rule: Mapped[str] = mapped_column(String(64))
+    explanation: Mapped[str] = mapped_column(Text)
+    resolution: Mapped[str | None] = mapped_column(String(32))
+    linked_dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id"))
+    close_reason: Mapped[str | None] = mapped_column(Text)
+    opened_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    updated_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CaseLine(Base):
+    __tablename__ = "case_lines"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    line_id: Mapped[int] = mapped_column(
+        ForeignKey("statement_lines.id"), primary_key=True, index=True
+    )
+
+
+class CaseEvent(Base):
+    """The append-only audit log of every case action (database triggers forbid changes)."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(128))  # a username, or "engine"
+    action: Mapped[str] = mapped_column(String(32))
+    status_before: Mapped[str | None] = mapped_column(String(16))
+    status_after: Mapped[str] = mapped_column(String(16))
+    changes: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+    note: Mapped[str] = mapped_column(Text, default="")
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+
+
+# --- ledger days --------------------------------------------------------------------------
+
+
+class LedgerDay(Base):
+    """A business day's close state ("chốt sổ") and, once closed, its frozen figures."""
+
+    __tablename__ = "ledger_days"
+    __table_args__ = (CheckConstraint(_in("status", ("open", "closed")), name="status"),)
+
+    business_day: Mapped[date] = mapped_column(Date, primary_key=True)
+    status: Mapped[str] = mapped_column(String(8))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    snapshot: Mapped[str | None] = mapped_column(Text)  # JSON ledger rows frozen at close
+
+
+class DayEvent(Base):
+    """Append-only: who closed or reopened which day, when, and why."""
+
+    __tablename__ = "day_events"
+    __table_args__ = (CheckConstraint(_in("action", ("close", "reopen")), name="action"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    business_day: Mapped[date] = mapped_column(Date, index=True)
+    action: Mapped[str] = mapped_column(String(8))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    note: Mapped[str] = mapped_column(Text)
+
+
+# --- people and services ------------------------------------------------------------------
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)  # public part of the key
+    key_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the whole key, hex
+    scopes: Mapped[str] = mapped_column(String(500))  # space-separated
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+APPEND_ONLY_TABLES = ("case_events", "dossier_history", "day_events", "line_status_changes")

@@ -1,0 +1,80 @@
+"""Domain types shared by the service and the adapters.
+
+Adapters depend on this module alone: it holds the canonical statement line, the control
+totals a channel reports for a day, and the one rule for which business day a moment belongs to.
+Money is `int` VND everywhere; times are aware.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+MAX_AMOUNT = 10**15
+
+LineKind = Literal["payment", "refund", "settlement"]
+LineStatus = Literal["success", "failed", "pending", "reversed"]
+DossierState = Literal["received", "processing", "completed", "cancelled", "rejected"]
+
+LINE_KINDS: tuple[LineKind, ...] = ("payment", "refund", "settlement")
+LINE_STATUSES: tuple[LineStatus, ...] = ("success", "failed", "pending", "reversed")
+DOSSIER_STATES: tuple[DossierState, ...] = (
+    "received",
+    "processing",
+    "completed",
+    "cancelled",
+    "rejected",
+)
+
+
+def business_day_of(moment: datetime) -> date:
+    """The local date of an aware moment in Asia/Ho_Chi_Minh (UTC+7, no DST)."""
+    if moment.tzinfo is None:
+        raise ValueError("business_day_of needs an aware datetime")
+    return moment.astimezone(LOCAL_TZ).date()
+
+
+def as_utc(moment: datetime) -> datetime:
+    """An aware moment in UTC; a naive one is taken as local time (UTC+7)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=LOCAL_TZ)
+    return moment.astimezone(UTC)
+
+
+class StatementLine(msgspec.Struct, frozen=True, kw_only=True):
+    """One transaction as a channel reports it, in canonical form (DESIGN 1 and 8)."""
+
+    channel: str
+    channel_txn_id: str
+    amount: int
+    fee: int
+    kind: LineKind
+    status: LineStatus
+    paid_at: datetime  # aware, UTC
+    business_day: date  # local date of paid_at
+    order_ref: str | None = None
+    dossier_hint: str | None = None
+    refund_of: str | None = None
+    description: str = ""
+    payer: str | None = None  # already masked: never a full phone or account number
+    raw: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class ControlTotals(msgspec.Struct, frozen=True, kw_only=True):
+    """What the channel says its day holds; `amount` None where it reports only a count."""
+
+    count: int
+    amount: int | None = None
+
+
+class ChannelStatement(msgspec.Struct, frozen=True, kw_only=True):
+    """One channel's statement for one business day, checked against its control totals."""
+
+    channel: str
+    business_day: date
+    lines: list[StatementLine]
+    control: ControlTotals

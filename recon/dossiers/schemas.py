@@ -1,0 +1,93 @@
+"""The dossier's shapes at our boundary: strict in, plain out (DESIGN 2.5 and 6)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from recon.domain import MAX_AMOUNT
+
+FeeAmount = Annotated[int, msgspec.Meta(ge=0, le=MAX_AMOUNT)]
+
+CSV_REQUIRED = (
+    "dossier_code",
+    "procedure_code",
+    "procedure_name",
+    "applicant",
+    "fee_amount",
+    "state",
+    "submitted_at",
+    "payment_refs",
+)
+CSV_OPTIONAL = ("claimed_paid_channel", "claimed_paid_at", "claimed_channel_txn_id")
+
+
+class DossierIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """One dossier as the one-stop system sends it. Decoded strictly: 1500.0 and "1500" fail."""
+
+    dossier_code: str | None = None  # required in batches and files; PUT takes it from the path
+    procedure_code: str
+    procedure_name: str = ""
+    applicant: str = ""
+    fee_amount: FeeAmount
+    state: str
+    submitted_at: datetime
+    payment_refs: list[str] = msgspec.field(default_factory=list)
+    claimed_paid_channel: str | None = None
+    claimed_paid_at: datetime | None = None
+    claimed_channel_txn_id: str | None = None
+
+
+class DossierBatchIn(msgspec.Struct, forbid_unknown_fields=True):
+    dossiers: list[msgspec.Raw]
+
+
+class DossierRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A validated dossier, ready to store: trimmed, lowercase enums, UTC times."""
+
+    dossier_code: str
+    code_key: str
+    procedure_code: str
+    procedure_name: str
+    applicant: str
+    fee_amount: int
+    state: str
+    submitted_at: datetime
+    payment_refs: tuple[str, ...]
+    claimed_paid_channel: str | None
+    claimed_paid_at: datetime | None
+    claimed_channel_txn_id: str | None
+
+
+class DossierOut(msgspec.Struct, kw_only=True):
+    dossier_code: str
+    procedure_code: str
+    procedure_name: str
+    applicant: str
+    fee_amount: int
+    state: str
+    submitted_at: datetime
+    payment_refs: list[str]
+    claimed_paid_channel: str | None
+    claimed_paid_at: datetime | None
+    claimed_channel_txn_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class RejectedRow(msgspec.Struct, kw_only=True):
+    row: int | None
+    column: str | None
+    reason: str
+
+
+class ImportSummary(msgspec.Struct, kw_only=True):
+    """DESIGN 6: what an import did. A rejected import has inserted 0 and updated 0."""
+
+    received: int
+    inserted: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    rejected: list[RejectedRow] = msgspec.field(default_factory=list)

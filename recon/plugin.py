@@ -1,0 +1,89 @@
+"""The one plugin that wires recon into Litestar: routes, DI, errors, lifespan and CLI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from litestar import Litestar, Router
+from litestar.config.app import AppConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins import CLIPluginProtocol, InitPluginProtocol
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recon import __version__
+from recon.auth.guards import require_api_key
+from recon.db.session import create_engine, create_sessionmaker
+from recon.dossiers.controllers import post_dossier_batch, put_dossier, state_settings
+from recon.settings import Settings
+from recon.system.controllers import healthz, metrics, readyz
+from recon.system.errors import EXCEPTION_HANDLERS
+from recon.system.observability import request_id_middleware
+
+if TYPE_CHECKING:
+    from click import Group
+
+# 10,000 dossiers of generous size; Litestar's default of 10 MB is too tight for that
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+async def provide_db_session(state: State) -> AsyncGenerator[AsyncSession, None]:
+    async with state.sessionmaker() as session:
+        yield session
+
+
+class ReconPlugin(InitPluginProtocol, CLIPluginProtocol):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        api = Router(
+            path="/api/v1",
+            guards=[require_api_key],
+            route_handlers=[put_dossier, post_dossier_batch],
+            security=[{"apiKey": []}],
+            tags=["api"],
+        )
+        app_config.route_handlers.extend([healthz, readyz, metrics, api])
+        app_config.dependencies.update(
+            {
+                "db_session": Provide(provide_db_session),
+                "settings": Provide(state_settings, sync_to_thread=False),
+            }
+        )
+        app_config.exception_handlers.update(EXCEPTION_HANDLERS)
+        app_config.middleware.insert(0, request_id_middleware)
+        app_config.lifespan.append(self._database)
+        app_config.request_max_body_size = MAX_BODY_BYTES
+        app_config.openapi_config = OpenAPIConfig(
+            title="recon",
+            version=__version__,
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "apiKey": SecurityScheme(type="http", scheme="bearer", description="API key")
+                }
+            ),
+        )
+        app_config.state.settings = self.settings
+        return app_config
+
+    @asynccontextmanager
+    async def _database(self, app: Litestar) -> AsyncIterator[None]:
+        engine = create_engine(self.settings.database_url)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    def on_cli_init(self, cli: Group) -> None:
+        from recon.cli import recon_group
+
+        for command in recon_group.commands.values():
+            cli.add_command(command)
