@@ -85,7 +85,8 @@ class FileConfig(_Config, kw_only=True):
     ward_name: str = "UBND phường"
     schedule: Schedule = msgspec.field(default_factory=Schedule)
     thresholds: Thresholds = msgspec.field(default_factory=Thresholds)
-    channels: dict[str, ChannelConfig] = msgspec.field(default_factory=dict)
+    # each channel is decoded on its own, so that an error can name the channel
+    channels: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -115,11 +116,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     nightly_at = parse_local_time(file_config.schedule.nightly_at, key="schedule.nightly_at")
     retry_every = parse_duration(file_config.schedule.retry_every, key="schedule.retry_every")
     secrets: dict[str, dict[str, str]] = {}
-    for name, channel in file_config.channels.items():
+    channels: dict[str, ChannelConfig] = {}
+    for name, table in file_config.channels.items():
         if not CHANNEL_NAME.match(name):
             raise SettingsError(
                 f"channels.{name}: a channel name is lowercase letters, digits and _"
             )
+        try:
+            channel = channels[name] = msgspec.convert(table, ChannelConfig)
+        except msgspec.ValidationError as exc:
+            raise SettingsError(describe_validation_error(str(exc), f"channels.{name}")) from None
         base_url = getattr(channel, "base_url", None)
         if base_url is not None:
             _check_url(base_url, key=f"channels.{name}.base_url")
@@ -131,7 +137,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ward_name=file_config.ward_name,
         schedule=file_config.schedule,
         thresholds=file_config.thresholds,
-        channels=dict(file_config.channels),
+        channels=channels,
         secrets=secrets,
         nightly_at=nightly_at,
         retry_every=retry_every,
@@ -162,25 +168,27 @@ _MISSING_FIELD = re.compile(
 _AT = re.compile(r"^(?P<reason>.*) - at `\$(?P<at>.*)`$")
 
 
-def describe_validation_error(message: str) -> str:
+def describe_validation_error(message: str, prefix: str = "") -> str:
     """Turn msgspec's message into `key.path: problem`, one line."""
     for pattern, problem in ((_UNKNOWN_FIELD, "unknown key"), (_MISSING_FIELD, "missing key")):
         found = pattern.match(message)
         if found:
-            return f"{_dotted(found['at'] or '', found['field'])}: {problem}"
+            return f"{_dotted(prefix, found['at'] or '', found['field'])}: {problem}"
     found = _AT.match(message)
     if found:
         at = found["at"]
         reason = found["reason"]
-        if at.endswith(".adapter") and reason.startswith("Invalid value"):
+        if at == ".adapter" and reason.startswith("Invalid value"):
             reason = "unknown adapter (momo, portal, bank or file)"
-        return f"{_dotted(at, '')}: {reason}"
-    return message
+        return f"{_dotted(prefix, at, '')}: {reason}"
+    if message.startswith("Object missing required field `adapter`"):
+        return f"{prefix}.adapter: missing key"
+    return f"{prefix}: {message}" if prefix else message
 
 
-def _dotted(at: str, field: str) -> str:
+def _dotted(prefix: str, at: str, field: str) -> str:
     path = at.lstrip(".").replace("[", ".").replace("]", "")
-    parts = [p for p in (path, field) if p]
+    parts = [p for p in (prefix, path, field) if p]
     return ".".join(parts) or "(top level)"
 
 

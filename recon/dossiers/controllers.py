@@ -8,6 +8,8 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, post, put
 from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.dossiers.parsing import decode_dossier_json
@@ -33,7 +35,10 @@ def _actor(request: Request[Any, Any, Any]) -> str:
 
 @put("/dossiers/{code:str}", opt=WRITE, summary="Create or update one dossier")
 async def put_dossier(
-    code: str, request: Request[Any, Any, Any], db_session: AsyncSession, settings: Settings
+    code: FromPath[str],
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
 ) -> Response[DossierOut]:
     body = await request.body()
     result = decode_dossier_json(body, row=None, channels=settings.channels, path_code=code)
@@ -59,7 +64,9 @@ async def put_dossier(
 
 @post("/dossiers:batch", opt=WRITE, status_code=200, summary="Create or update up to 10,000")
 async def post_dossier_batch(
-    request: Request[Any, Any, Any], db_session: AsyncSession, settings: Settings
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
 ) -> ImportSummary:
     try:
         batch = _BATCH_DECODER.decode(await request.body())

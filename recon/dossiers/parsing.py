@@ -39,9 +39,10 @@ def validate_dossier(
         errors.append(RowError(row, column, reason))
 
     code = (data.dossier_code or "").strip()
+    key = code_key(code)
     if not code:
         bad("dossier_code", "required")
-    elif not code_key(code):
+    elif not key:
         bad("dossier_code", f"{code!r} has no letters or digits")
     texts = {
         "dossier_code": code,
@@ -80,7 +81,7 @@ def validate_dossier(
         return errors
     return DossierRecord(
         dossier_code=code,
-        code_key=code_key(code),
+        code_key=key,
         procedure_code=texts["procedure_code"],
         procedure_name=texts["procedure_name"],
         applicant=texts["applicant"],

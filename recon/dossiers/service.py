@@ -22,8 +22,8 @@ from recon.matching.normalize import code_key, ref_key
 from recon.rows import RowError
 
 CHUNK = 500
+# the code's first spelling is kept: a later call may write it in another letter case
 COMPARED = (
-    "dossier_code",
     "procedure_code",
     "procedure_name",
     "applicant",
@@ -104,7 +104,7 @@ async def upsert_dossiers(
 class _Stored(msgspec.Struct):
     dossiers: dict[str, dict[str, Any]]  # code_key -> column values
     refs: dict[int, tuple[str, ...]]  # dossier id -> its refs as stored
-    ref_owner: dict[str, int]  # ref_key -> dossier id, for every ref named in the batch
+    ref_owner: dict[str, tuple[int, str]]  # ref_key -> (dossier id, code), refs of the batch
 
 
 async def _load_stored(db_session: AsyncSession, records: list[DossierRecord]) -> _Stored:
@@ -113,9 +113,12 @@ async def _load_stored(db_session: AsyncSession, records: list[DossierRecord]) -
     dossiers: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(keys):
         result = await db_session.execute(
-            select(Dossier.id, Dossier.code_key, *(getattr(Dossier, c) for c in COMPARED)).where(
-                Dossier.code_key.in_(chunk)
-            )
+            select(
+                Dossier.id,
+                Dossier.code_key,
+                Dossier.dossier_code,
+                *(getattr(Dossier, c) for c in COMPARED),
+            ).where(Dossier.code_key.in_(chunk))
         )
         for found in result.mappings():
             dossiers[found["code_key"]] = dict(found)
@@ -127,16 +130,16 @@ async def _load_stored(db_session: AsyncSession, records: list[DossierRecord]) -
             .where(DossierPaymentRef.dossier_id.in_(id_chunk))
             .order_by(DossierPaymentRef.id)
         )
-        for dossier_id, ref in result.tuples():
+        for dossier_id, ref in result:
             refs.setdefault(dossier_id, []).append(ref)
-    ref_owner: dict[str, int] = {}
+    ref_owner: dict[str, tuple[int, str]] = {}
     for ref_chunk in _chunks(refs_named):
         result = await db_session.execute(
-            select(DossierPaymentRef.ref_key, DossierPaymentRef.dossier_id).where(
-                DossierPaymentRef.ref_key.in_(ref_chunk)
-            )
+            select(DossierPaymentRef.ref_key, Dossier.id, Dossier.dossier_code)
+            .join(Dossier, Dossier.id == DossierPaymentRef.dossier_id)
+            .where(DossierPaymentRef.ref_key.in_(ref_chunk))
         )
-        ref_owner.update(dict(result.tuples().all()))
+        ref_owner.update({key: (owner, code) for key, owner, code in result})
     return _Stored(dossiers, {k: tuple(v) for k, v in refs.items()}, ref_owner)
 
 
@@ -170,7 +173,6 @@ def _conflicts_with_stored(
 ) -> list[RowError]:
     errors: list[RowError] = []
     in_batch = {stored.dossiers[r.code_key]["id"] for _, r in rows if r.code_key in stored.dossiers}
-    code_of_id = {d["id"]: d["dossier_code"] for d in stored.dossiers.values()}
     for row, record in rows:
         current = stored.dossiers.get(record.code_key)
         if current and current["dossier_code"].upper() != record.dossier_code.upper():
@@ -184,15 +186,14 @@ def _conflicts_with_stored(
             )
         own_id = current["id"] if current else None
         for ref in record.payment_refs:
-            owner = stored.ref_owner.get(ref_key(ref))
+            owner_id, owner_code = stored.ref_owner.get(ref_key(ref), (None, ""))
             # a dossier of this batch gives up its old refs, so only outsiders conflict
-            if owner is not None and owner != own_id and owner not in in_batch:
+            if owner_id is not None and owner_id != own_id and owner_id not in in_batch:
                 errors.append(
                     RowError(
                         row,
                         "payment_refs",
-                        f"payment ref {ref!r} already belongs to dossier "
-                        f"{code_of_id.get(owner, f'#{owner}')!r}",
+                        f"payment ref {ref!r} already belongs to dossier {owner_code!r}",
                     )
                 )
     return errors
@@ -222,11 +223,18 @@ async def _insert_new(
 ) -> None:
     if not new:
         return
-    result = await db_session.execute(
-        insert(Dossier).returning(Dossier.id, sort_by_parameter_order=True),
-        [{**_values(r, now), "created_at": now} for r in new],
+    await db_session.execute(
+        insert(Dossier),
+        [{**_values(r, now), "dossier_code": r.dossier_code, "created_at": now} for r in new],
     )
-    ids = list(result.scalars())
+    # reading the ids back by key is several times faster than INSERT … RETURNING on aiosqlite
+    id_of: dict[str, int] = {}
+    for chunk in _chunks([r.code_key for r in new]):
+        found = await db_session.execute(
+            select(Dossier.code_key, Dossier.id).where(Dossier.code_key.in_(chunk))
+        )
+        id_of.update(dict(found))
+    ids = [id_of[r.code_key] for r in new]
     await _insert_refs(db_session, zip(ids, new, strict=True))
     await db_session.execute(
         insert(DossierHistory),
