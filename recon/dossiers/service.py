@@ -233,7 +233,7 @@ async def _insert_new(
         found = await db_session.execute(
             select(Dossier.code_key, Dossier.id).where(Dossier.code_key.in_(chunk))
         )
-        id_of.update(dict(found))
+        id_of.update(dict(found.all()))
     ids = [id_of[r.code_key] for r in new]
     await _insert_refs(db_session, zip(ids, new, strict=True))
     await db_session.execute(
