@@ -1,0 +1,460 @@
+"""What every channel adapter shares: the protocol, the error tree, retries, signing, masking.
+
+Adapters raise only these errors, each naming the channel and the business day (None for a
+request not tied to a day, such as a spot check of one order):
+
+* ChannelError                 base: `channel`, `business_day`, `detail`
+  + retryable (a later run may well succeed)
+    - ChannelUnavailable       timeouts, connection errors, 5xx, 429, MoMo resultCode 99, still
+                               failing after `RetryPolicy.max_attempts` attempts
+  + not retryable (retrying changes nothing; a person must look)
+    - ChannelAuthError         401/403, a bad or missing response signature, MoMo resultCode 11
+    - StatementFormatError     the answer breaks the wire contract: bad JSON, missing or mistyped
+                               fields, bad amounts (names the line and field), other 4xx/3xx
+    - ControlTotalsMismatch    the lines received disagree with the channel's own control totals
+
+Timeouts: an adapter sends every request with its own explicit `httpx.Timeout`
+(`DEFAULT_TIMEOUT` unless the caller passes one), whatever the injected client's default is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
+
+import httpx
+import msgspec
+
+from recon.domain import (
+    LOCAL_TZ,
+    MAX_AMOUNT,
+    ChannelStatement,
+    ControlTotals,
+    StatementLine,
+    as_utc,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Connect fast or fail fast; a 500-line page may take a while to produce and read.
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=5.0)
+
+
+class ChannelAdapter(Protocol):
+    """Pulls one channel's statement for one business day, checked against its control totals."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def fetch_day(self, business_day: date) -> ChannelStatement: ...
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+class ChannelError(Exception):
+    """Base of every adapter error; `str()` reads `"<channel> <day>: <detail>"`."""
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, detail: str, *, channel: str, business_day: date | None) -> None:
+        self.detail = detail
+        self.channel = channel
+        self.business_day = business_day
+        day = business_day.isoformat() if business_day else "-"
+        super().__init__(f"{channel} {day}: {detail}")
+
+
+class ChannelUnavailable(ChannelError):
+    """Transient failures outlasted every attempt; `attempts` says how many were made."""
+
+    retryable = True
+
+    def __init__(
+        self, detail: str, *, channel: str, business_day: date | None, attempts: int
+    ) -> None:
+        super().__init__(detail, channel=channel, business_day=business_day)
+        self.attempts = attempts
+
+
+class ChannelAuthError(ChannelError):
+    """The channel refused our credentials, or its answer failed signature verification."""
+
+
+class StatementFormatError(ChannelError):
+    """The answer breaks the wire contract; `line` and `field` say where a line is at fault."""
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        channel: str,
+        business_day: date | None,
+        line: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        where = ", ".join(part for part in (line, f"field {field!r}" if field else None) if part)
+        super().__init__(
+            f"{where}: {detail}" if where else detail, channel=channel, business_day=business_day
+        )
+        self.line = line
+        self.field = field
+
+
+class ControlTotalsMismatch(ChannelError):
+    """What was received disagrees with the channel's control totals (amount None: count only)."""
+
+    def __init__(
+        self,
+        *,
+        expected: ControlTotals,
+        received: ControlTotals,
+        channel: str,
+        business_day: date | None,
+    ) -> None:
+        self.expected_count = expected.count
+        self.expected_amount = expected.amount
+        self.received_count = received.count
+        self.received_amount = received.amount
+        super().__init__(
+            f"control totals say {_totals_text(expected)}, received {_totals_text(received)}",
+            channel=channel,
+            business_day=business_day,
+        )
+
+
+def _totals_text(totals: ControlTotals) -> str:
+    amount = "" if totals.amount is None else f" / {totals.amount} VND"
+    return f"{totals.count} lines{amount}"
+
+
+# --- retries ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RetryPolicy:
+    """How often and how patiently a request is retried; `sleep`, `rand`, `clock` are injectable.
+
+    The n-th retry waits within the ceiling `min(max_delay, base_delay * 2**(n-1))`:
+    "equal" jitter draws from [ceiling/2, ceiling] (never hammers a server that just failed),
+    "full" jitter from [0, ceiling]. A `Retry-After` replaces the backoff, capped at
+    `max_retry_after`.
+    """
+
+    max_attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_retry_after: float = 60.0
+    jitter: Literal["full", "equal"] = "equal"
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    rand: Callable[[], float] = random.random  # in [0, 1)
+    clock: Callable[[], float] = time.time  # Unix seconds, for an HTTP-date Retry-After
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1 or self.base_delay < 0 or self.max_delay < self.base_delay:
+            raise ValueError("RetryPolicy needs max_attempts >= 1 and 0 <= base_delay <= max_delay")
+
+    def backoff_ceiling(self, retry_number: int) -> float:
+        """The longest wait before retry `retry_number` (1 = the first retry)."""
+        return min(self.max_delay, self.base_delay * 2.0 ** min(retry_number - 1, 32))
+
+    def delay_before_retry(self, retry_number: int, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_retry_after)
+        ceiling = self.backoff_ceiling(retry_number)
+        if self.jitter == "full":
+            return ceiling * self.rand()
+        return ceiling / 2 + ceiling / 2 * self.rand()
+
+    def parse_retry_after(self, value: str | None) -> float | None:
+        """Seconds a `Retry-After` asks for (delta-seconds or HTTP-date); None if unusable."""
+        if not value:
+            return None
+        value = value.strip()
+        if value.isascii() and value.isdigit():
+            return float(value)
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if moment.tzinfo is None:
+            return None
+        return max(0.0, moment.timestamp() - self.clock())
+
+
+class RetryableAnswer(Exception):
+    """Raised by a response reader: this 2xx answer is transient (MoMo resultCode 99)."""
+
+
+async def request_with_retry(
+    client: httpx.AsyncClient,
+    make_request: Callable[[], httpx.Request],
+    read: Callable[[httpx.Response], T],
+    *,
+    channel: str,
+    business_day: date | None,
+    policy: RetryPolicy,
+) -> T:
+    """Send a request until `read` accepts a 2xx answer, retrying only transient failures.
+
+    `make_request` is called for every attempt, so timestamps, request ids and signatures are
+    fresh each time. 401/403 raise ChannelAuthError; other non-2xx statuses StatementFormatError.
+    """
+    cause: Exception | None = None
+    reason = ""
+    for attempt in range(1, policy.max_attempts + 1):
+        request = make_request()
+        retry_after: float | None = None
+        try:
+            response = await client.send(request)
+        except httpx.TransportError as exc:
+            cause, reason = exc, f"{type(exc).__name__}: {exc}"
+        except httpx.DecodingError as exc:
+            raise StatementFormatError(
+                f"undecodable response body: {exc}", channel=channel, business_day=business_day
+            ) from exc
+        else:
+            status = response.status_code
+            if status == 429 or status >= 500:
+                cause, reason = None, f"HTTP {status}"
+                retry_after = policy.parse_retry_after(response.headers.get("Retry-After"))
+            elif status in (401, 403):
+                raise ChannelAuthError(
+                    f"HTTP {status} for {request.method} {request.url.path}: credentials refused",
+                    channel=channel,
+                    business_day=business_day,
+                )
+            elif not 200 <= status < 300:
+                raise StatementFormatError(
+                    f"HTTP {status} for {request.method} {request.url.path} (not retried)",
+                    channel=channel,
+                    business_day=business_day,
+                )
+            else:
+                try:
+                    return read(response)
+                except RetryableAnswer as exc:
+                    cause, reason = exc, str(exc)
+        if attempt == policy.max_attempts:
+            break
+        delay = policy.delay_before_retry(attempt, retry_after)
+        # Method and path only: queries and headers may carry signatures or keys.
+        logger.warning(
+            "%s %s: %s %s attempt %d failed (%s); retrying in %.2f s",
+            *(channel, business_day, request.method, request.url.path, attempt, reason, delay),
+        )
+        await policy.sleep(delay)
+    raise ChannelUnavailable(
+        f"gave up after {policy.max_attempts} attempts; last failure: {reason}",
+        channel=channel,
+        business_day=business_day,
+        attempts=policy.max_attempts,
+    ) from cause
+
+
+# --- signing and masking ------------------------------------------------------------------
+
+
+def _hmac_sha256(secret: str, message: str) -> bytes:
+    return hmac.new(secret.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).digest()
+
+
+def hmac_sha256_hex(secret: str, message: str) -> str:
+    """Lowercase hex HMAC-SHA256 (MoMo)."""
+    return _hmac_sha256(secret, message).hex()
+
+
+def hmac_sha256_base64(secret: str, message: str) -> str:
+    """Standard base64 HMAC-SHA256 with padding (portal)."""
+    return base64.b64encode(_hmac_sha256(secret, message)).decode("ascii")
+
+
+def _same_signature(expected: str, signature: object) -> bool:
+    """Constant-time comparison; a signature that is not a string never matches."""
+    if not isinstance(signature, str):
+        return False
+    return hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8"))
+
+
+def verify_hmac_sha256_hex(secret: str, message: str, signature: object) -> bool:
+    return _same_signature(hmac_sha256_hex(secret, message), signature)
+
+
+def verify_hmac_sha256_base64(secret: str, message: str, signature: object) -> bool:
+    return _same_signature(hmac_sha256_base64(secret, message), signature)
+
+
+def mask_number(value: str | None) -> str | None:
+    """Replace every digit but the last three with `*`: `0901234567` → `*******567`.
+
+    Other characters (spaces, `+`, letters of an account prefix) stay; an empty value is None.
+    """
+    if not value:
+        return None
+    hidden = {i for i, ch in enumerate(value) if ch.isdigit()}
+    hidden -= set(sorted(hidden)[-3:])
+    return "".join("*" if i in hidden else ch for i, ch in enumerate(value))
+
+
+def masked_raw(item: Mapping[str, Any], *fields: str) -> dict[str, Any]:
+    """A copy of a raw line with its payer number fields masked, fit to be stored."""
+    raw = dict(item)
+    for name in fields:
+        if isinstance(raw.get(name), str):
+            raw[name] = mask_number(raw[name])
+    return raw
+
+
+# --- decoding -----------------------------------------------------------------------------
+
+_JSON_OBJECT = msgspec.json.Decoder(dict[str, Any])
+
+
+def decode_json_object(
+    content: bytes, *, channel: str, business_day: date | None
+) -> dict[str, Any]:
+    try:
+        return _JSON_OBJECT.decode(content)
+    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError too
+        raise StatementFormatError(
+            f"response is not a JSON object: {exc}", channel=channel, business_day=business_day
+        ) from exc
+
+
+def typed_payload(
+    data: Mapping[str, Any], kind: type[T], *, channel: str, business_day: date | None
+) -> T:
+    """Type a decoded envelope strictly (an int field takes no bool, float or string)."""
+    try:
+        return msgspec.convert(data, kind, strict=True)
+    except msgspec.ValidationError as exc:
+        raise StatementFormatError(
+            f"unexpected response shape: {exc}", channel=channel, business_day=business_day
+        ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class LineReader:
+    """Reads the fields of one raw line; every fault names channel, day, line and field."""
+
+    item: Mapping[str, Any]
+    channel: str
+    business_day: date | None
+    label: str  # e.g. "page 2 item 3 (transId 2406001)"
+
+    def named(self, txn_id: str) -> LineReader:
+        return LineReader(self.item, self.channel, self.business_day, f"{self.label} ({txn_id})")
+
+    def error(self, field_name: str, reason: str) -> StatementFormatError:
+        return StatementFormatError(
+            reason,
+            channel=self.channel,
+            business_day=self.business_day,
+            line=self.label,
+            field=field_name,
+        )
+
+    def required(self, field_name: str) -> Any:
+        if field_name not in self.item or self.item[field_name] is None:
+            raise self.error(field_name, "missing")
+        return self.item[field_name]
+
+    def text(self, field_name: str, *, default: str | None = None) -> str:
+        """A string field; absent or null gives `default`, or is an error without one."""
+        if default is not None and self.item.get(field_name) is None:
+            return default
+        value = self.required(field_name)
+        if not isinstance(value, str):
+            raise self.error(field_name, f"expected a string, got {value!r}")
+        return value
+
+    def integer(self, field_name: str) -> int:
+        value = self.required(field_name)
+        if type(value) is not int:  # bool is an int subclass and no integer here
+            raise self.error(field_name, f"expected a JSON integer, got {value!r}")
+        return value
+
+    def identifier(self, field_name: str) -> str:
+        """A channel's id: a JSON integer or a non-empty string, kept as a string."""
+        value = self.required(field_name)
+        if type(value) is int or (isinstance(value, str) and value.strip()):
+            return str(value)
+        raise self.error(field_name, f"expected an id, got {value!r}")
+
+    def amount(self, field_name: str, *, minimum: int = 1, signed: bool = False) -> int:
+        """Money: a JSON integer in [minimum, MAX_AMOUNT]; `signed` allows 0 < |v| <= MAX_AMOUNT."""
+        value = self.required(field_name)
+        if type(value) is not int:
+            raise self.error(field_name, f"amount must be a JSON integer, got {value!r}")
+        low = -MAX_AMOUNT if signed else minimum
+        if not low <= value <= MAX_AMOUNT or (signed and value == 0):
+            bounds = "0 < |amount|" if signed else f"{minimum} <="
+            raise self.error(field_name, f"amount {value} outside {bounds} <= {MAX_AMOUNT}")
+        return value
+
+    def local_time(self, field_name: str, layout: str) -> datetime:
+        """A local (UTC+7) time written in `layout`, returned aware in UTC."""
+        value = self.text(field_name)
+        try:
+            moment = datetime.strptime(value, layout).replace(tzinfo=LOCAL_TZ)
+        except ValueError:
+            moment = None
+        # The round trip refuses what strptime tolerates, such as unpadded fields.
+        if moment is None or moment.strftime(layout) != value:
+            raise self.error(field_name, f"expected local time as {layout!r}, got {value!r}")
+        return as_utc(moment)
+
+
+# --- control totals -----------------------------------------------------------------------
+
+
+def distinct_lines(lines: Iterable[StatementLine]) -> list[StatementLine]:
+    """One line per channel_txn_id, in first-seen order; a later delivery replaces an earlier."""
+    by_id: dict[str, StatementLine] = {}
+    for line in lines:
+        by_id[line.channel_txn_id] = line
+    return list(by_id.values())
+
+
+def totals_of(
+    lines: Iterable[StatementLine], *, counted: Callable[[StatementLine], bool]
+) -> ControlTotals:
+    """Count and sum of `amount` over the distinct lines that `counted` selects."""
+    chosen = [line for line in distinct_lines(lines) if counted(line)]
+    return ControlTotals(count=len(chosen), amount=sum(line.amount for line in chosen))
+
+
+def check_control_totals(
+    *,
+    reported: Iterable[ControlTotals],
+    received: ControlTotals,
+    channel: str,
+    business_day: date,
+) -> ControlTotals:
+    """Every page reports the whole day's totals: each must match what was received (an
+    `amount` of None compares the count alone). Returns the agreed totals."""
+    agreed = received
+    for expected in dict.fromkeys(reported):  # in page order, each distinct report once
+        amount_differs = expected.amount is not None and expected.amount != received.amount
+        if expected.count != received.count or amount_differs:
+            raise ControlTotalsMismatch(
+                expected=expected, received=received, channel=channel, business_day=business_day
+            )
+        agreed = expected
+    return agreed
+
+
+def is_success(line: StatementLine) -> bool:
+    return line.status == "success"
