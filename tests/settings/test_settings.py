@@ -180,3 +180,9 @@ def test_database_url_forms(given: str, expected: str) -> None:
 def test_a_bad_database_url_is_refused(url: str) -> None:
     with pytest.raises(SettingsError, match=r"^RECON_DATABASE_URL"):
         load_settings({"RECON_DATABASE_URL": url})
+
+
+def test_the_shipped_example_config_loads() -> None:
+    example = Path(__file__).resolve().parents[2] / "docs" / "recon.example.toml"
+    settings = load_settings({"RECON_CONFIG": str(example), **SECRETS})
+    assert settings.channel_names() == ["bank", "momo", "portal", "vnpay"]
