@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 import msgspec
 
+from recon.errors import BadInput
 from recon.settings import Settings, load_settings
 
 T = TypeVar("T")
@@ -129,6 +130,60 @@ def print_import_summary(summary: Any, *, as_json: bool) -> None:
         for r in summary.rejected:
             row = "-" if r.row is None else str(r.row)
             click.echo(f"{row:>6}  {r.column or '-':<24}  {r.reason}")
+
+
+# --- statements ---------------------------------------------------------------------------
+
+
+def parse_day(text: str, option: str = "--date") -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise BadInput(f"{option}: {text!r} is not a date YYYY-MM-DD") from None
+
+
+@recon_group.group()
+def statements() -> None:
+    """Channels' statements: pull them or import them from files."""
+
+
+@statements.command("pull")
+@click.option("--channel", required=True)
+@click.option("--date", "day", required=True, help="Business day, YYYY-MM-DD.")
+@json_option
+@click.pass_context
+def statements_pull(ctx: click.Context, channel: str, day: str, as_json: bool) -> None:
+    """Pull and store one channel-day (no matching)."""
+    from recon.statements.pull import pull_once
+
+    result = _run(pull_once(_settings(ctx), channel, parse_day(day)))
+    if as_json:
+        _print_json(result)
+    else:
+        for name, part in result["channels"].items():
+            click.echo(
+                f"{name} {result['date']}: {part['status']}, {part['lines']} lines, "
+                f"{part['inserted']} new, {part['updated']} updated, "
+                f"{part['duplicates']} duplicates"
+                + (f" — {part['error']}" if part["error"] else "")
+            )
+    if result["status"] == "failed":
+        ctx.exit(1)
+
+
+@statements.command("import")
+@click.option("--channel", required=True)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@click.pass_context
+def statements_import(ctx: click.Context, channel: str, file: Path, as_json: bool) -> None:
+    """Import a statement file (CSV or XLSX), all or nothing (DESIGN 2.4)."""
+    from recon.statements.pull import import_file
+
+    summary = _run(import_file(_settings(ctx), channel, file))
+    print_import_summary(summary, as_json=as_json)
+    if summary.rejected:
+        ctx.exit(2)
 
 
 # --- access -------------------------------------------------------------------------------

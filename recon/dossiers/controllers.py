@@ -1,26 +1,29 @@
-"""Dossier intake over HTTP (DESIGN 2.5). Bodies are read raw and decoded strictly."""
+"""Dossier intake over HTTP (DESIGN 2.5).
+
+Litestar converts bodies leniently ("1500" would become 1500), so the handlers take the body
+as decoded JSON (`SkipValidation`, which still documents the schema in OpenAPI) and convert it
+strictly themselves, through the same path as JSON files.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-import msgspec
 from litestar import Request, Response, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, SkipValidation
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recon.dossiers.parsing import decode_dossier_json
-from recon.dossiers.schemas import DossierBatchIn, DossierOut, ImportSummary
+from recon.dossiers.parsing import dossier_from_json, records_from_values
+from recon.dossiers.schemas import DossierBatchIn, DossierIn, DossierOut, ImportSummary
 from recon.dossiers.service import get_dossier, upsert_dossiers
 from recon.errors import BadInput, Conflict, FieldError, MalformedBody
-from recon.rows import RowError, describe_decode_error
+from recon.rows import RowError
 from recon.settings import Settings
 
 MAX_BATCH = 10_000
-_BATCH_DECODER = msgspec.json.Decoder(DossierBatchIn, strict=True)
 WRITE = {"scope": "dossiers:write"}
 
 
@@ -36,15 +39,13 @@ def _actor(request: Request[Any, Any, Any]) -> str:
 @put("/dossiers/{code:str}", opt=WRITE, summary="Create or update one dossier")
 async def put_dossier(
     code: FromPath[str],
+    data: SkipValidation[DossierIn],
     request: Request[Any, Any, Any],
     db_session: NamedDependency[AsyncSession],
     settings: NamedDependency[Settings],
 ) -> Response[DossierOut]:
-    body = await request.body()
-    result = decode_dossier_json(body, row=None, channels=settings.channels, path_code=code)
+    result = dossier_from_json(data, row=None, channels=settings.channels, path_code=code)
     if isinstance(result, list):
-        if result[0].column is None and result[0].reason.startswith("malformed JSON"):
-            raise MalformedBody(result[0].reason)
         raise BadInput("the dossier is invalid", _field_errors(result))
     outcome = await upsert_dossiers(
         db_session=db_session,
@@ -64,32 +65,23 @@ async def put_dossier(
 
 @post("/dossiers:batch", opt=WRITE, status_code=200, summary="Create or update up to 10,000")
 async def post_dossier_batch(
+    data: SkipValidation[DossierBatchIn],
     request: Request[Any, Any, Any],
     db_session: NamedDependency[AsyncSession],
     settings: NamedDependency[Settings],
 ) -> ImportSummary:
-    try:
-        batch = _BATCH_DECODER.decode(await request.body())
-    except msgspec.ValidationError as exc:
-        field, reason = describe_decode_error(str(exc))
+    body: Any = data  # decoded JSON, not yet converted (see the module's docstring)
+    items = body.get("dossiers") if isinstance(body, dict) else None
+    if not isinstance(items, list) or set(body) != {"dossiers"}:
         raise MalformedBody(
-            f'expected {{"dossiers": [...]}}: {reason}', [FieldError(field, reason)]
-        ) from None
-    except msgspec.DecodeError as exc:
-        raise MalformedBody(f"malformed JSON: {exc}") from None
-    if len(batch.dossiers) > MAX_BATCH:
+            'expected {"dossiers": [...]}', [FieldError("dossiers", "an array is required")]
+        )
+    if len(items) > MAX_BATCH:
         raise BadInput(
-            f"a batch holds at most {MAX_BATCH:,} dossiers, this one {len(batch.dossiers):,}",
+            f"a batch holds at most {MAX_BATCH:,} dossiers, this one {len(items):,}",
             [FieldError("dossiers", f"at most {MAX_BATCH} items")],
         )
-    rows = []
-    errors: list[RowError] = []
-    for row, raw in enumerate(batch.dossiers, start=1):
-        result = decode_dossier_json(raw, row=row, channels=settings.channels)
-        if isinstance(result, list):
-            errors.extend(result)
-        else:
-            rows.append((row, result))
+    rows, errors = records_from_values(items, channels=settings.channels)
     outcome = await upsert_dossiers(
         db_session=db_session,
         rows=rows,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import UTC, datetime
+from typing import Any
 
 import msgspec
 
@@ -23,8 +24,7 @@ from recon.rows import (
     read_csv,
 )
 
-DOSSIER_DECODER = msgspec.json.Decoder(DossierIn, strict=True)
-_RAW_LIST_DECODER = msgspec.json.Decoder(list[msgspec.Raw])
+_ARRAY_DECODER = msgspec.json.Decoder(list[Any])
 LIMITS = {"dossier_code": 64, "procedure_code": 64, "procedure_name": 500, "applicant": 300}
 REF_LIMIT = 128
 _PLACEHOLDER_TIME = datetime(2000, 1, 1, tzinfo=UTC)
@@ -95,17 +95,21 @@ def validate_dossier(
     )
 
 
-def decode_dossier_json(
-    raw: bytes, *, row: int | None, channels: Collection[str], path_code: str | None = None
+def dossier_from_json(
+    value: Any, *, row: int | None, channels: Collection[str], path_code: str | None = None
 ) -> DossierRecord | list[RowError]:
-    """One JSON dossier, decoded strictly. A PUT passes the code of its path as `path_code`."""
+    """One dossier from decoded JSON, converted strictly: 1500.0 and "1500" are not money.
+
+    The API (whose body Litestar has decoded) and JSON files share this one path. A PUT passes
+    the code of its URL as `path_code`.
+    """
+    if not isinstance(value, dict):
+        return [RowError(row, None, "a dossier is a JSON object")]
     try:
-        data = DOSSIER_DECODER.decode(raw)
+        data = msgspec.convert(value, DossierIn, strict=True)
     except msgspec.ValidationError as exc:
         column, reason = describe_decode_error(str(exc))
         return [RowError(row, column, reason)]
-    except msgspec.DecodeError as exc:
-        return [RowError(row, None, f"malformed JSON: {exc}")]
     if path_code is not None:
         if data.dossier_code is None:
             data.dossier_code = path_code
@@ -114,23 +118,27 @@ def decode_dossier_json(
     return validate_dossier(data, row=row, channels=channels)
 
 
-def parse_json_array(data: bytes) -> list[msgspec.Raw]:
+def records_from_json(
+    data: bytes, *, channels: Collection[str]
+) -> tuple[list[tuple[int, DossierRecord]], list[RowError]]:
     try:
-        return _RAW_LIST_DECODER.decode(data)
+        values = _ARRAY_DECODER.decode(data)
     except msgspec.ValidationError:
         reason = "a JSON file holds an array of dossier objects"
         raise FileRejected([RowError(None, None, reason)]) from None
     except msgspec.DecodeError as exc:
         raise FileRejected([RowError(None, None, f"malformed JSON: {exc}")]) from None
+    return records_from_values(values, channels=channels)
 
 
-def records_from_json(
-    data: bytes, *, channels: Collection[str]
+def records_from_values(
+    values: list[Any], *, channels: Collection[str]
 ) -> tuple[list[tuple[int, DossierRecord]], list[RowError]]:
+    """Rows are 1-based positions in the array."""
     records: list[tuple[int, DossierRecord]] = []
     errors: list[RowError] = []
-    for row, raw in enumerate(parse_json_array(data), start=1):
-        result = decode_dossier_json(raw, row=row, channels=channels)
+    for row, value in enumerate(values, start=1):
+        result = dossier_from_json(value, row=row, channels=channels)
         if isinstance(result, list):
             errors.extend(result)
         else:

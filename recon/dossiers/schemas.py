@@ -41,7 +41,9 @@ class DossierIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class DossierBatchIn(msgspec.Struct, forbid_unknown_fields=True):
-    dossiers: list[msgspec.Raw]
+    """Up to 10,000 dossiers, all or nothing."""
+
+    dossiers: list[DossierIn]
 
 
 class DossierRecord(msgspec.Struct, frozen=True, kw_only=True):

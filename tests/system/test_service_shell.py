@@ -47,6 +47,10 @@ async def test_openapi_lists_the_api(client: AsyncTestClient[Any]) -> None:
     paths = response.json()["paths"]
     assert "/api/v1/dossiers/{code}" in paths
     assert "/api/v1/dossiers:batch" in paths
+    body = paths["/api/v1/dossiers/{code}"]["put"]["requestBody"]
+    assert body["content"]["application/json"]["schema"]["$ref"].endswith("DossierIn")
+    schemas = response.json()["components"]["schemas"]
+    assert schemas["DossierIn"]["properties"]["fee_amount"]["type"] == "integer"
 
 
 @pytest.mark.parametrize(
