@@ -224,7 +224,7 @@ async def _insert_new(
     if not new:
         return
     await db_session.execute(
-        insert(Dossier),
+        insert(Dossier.__table__),
         [{**_values(r, now), "dossier_code": r.dossier_code, "created_at": now} for r in new],
     )
     # reading the ids back by key is several times faster than INSERT … RETURNING on aiosqlite
@@ -237,7 +237,7 @@ async def _insert_new(
     ids = [id_of[r.code_key] for r in new]
     await _insert_refs(db_session, zip(ids, new, strict=True))
     await db_session.execute(
-        insert(DossierHistory),
+        insert(DossierHistory.__table__),
         [
             {
                 "dossier_id": dossier_id,
@@ -265,7 +265,7 @@ async def _insert_refs(
         for ref in record.payment_refs
     ]
     if values:
-        await db_session.execute(insert(DossierPaymentRef), values)
+        await db_session.execute(insert(DossierPaymentRef.__table__), values)
 
 
 async def _update_changed(
@@ -313,7 +313,7 @@ async def _update_changed(
                 "changed_fields": ",".join(fields),
             }
         )
-    await db_session.execute(insert(DossierHistory), history)
+    await db_session.execute(insert(DossierHistory.__table__), history)
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
