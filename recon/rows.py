@@ -27,9 +27,11 @@ class RowError(msgspec.Struct, frozen=True):
 class FileRejected(Exception):
     """The file cannot be read at all (encoding, header): nothing of it lands."""
 
-    def __init__(self, errors: list[RowError]) -> None:
+    def __init__(self, errors: list[RowError], rows_read: int | None = None) -> None:
         super().__init__("; ".join(e.reason for e in errors))
         self.errors = errors
+        # data rows read before the file was refused, where known (the summary's `received`)
+        self.rows_read = rows_read
 
 
 def decode_text(data: bytes) -> str:
@@ -91,6 +93,7 @@ def _check_header(
         raise FileRejected(errors)
 
 
+_EXPONENT = re.compile(r"\d+(?:[.,]\d*)?[eE][+-]?\d+")
 _GROUPED = re.compile(r"\d{1,3}(?:([., \u00a0\u202f])\d{3})(?:\1\d{3})*")
 
 
@@ -101,7 +104,7 @@ def parse_vnd(text: str, *, allow_zero: bool = True) -> int:
         raise ValueError("empty: an amount in VND is required")
     if value[0] in "+-":
         raise ValueError(f"{text!r} has a sign: amounts are whole VND without sign")
-    if "e" in value.lower():
+    if _EXPONENT.fullmatch(value):
         raise ValueError(f"{text!r} has an exponent: write the amount in digits")
     if value.isdigit() and value.isascii():
         amount = int(value)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -405,3 +406,8 @@ class ApiKey(Base):
 
 
 APPEND_ONLY_TABLES = ("case_events", "dossier_history", "day_events", "line_status_changes")
+
+
+def table(model: type[Base]) -> Table:
+    """The Core table of a model, for bulk `insert()` executemany without the ORM's overhead."""
+    return Base.metadata.tables[model.__tablename__]

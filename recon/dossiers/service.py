@@ -14,7 +14,7 @@ import msgspec
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recon.db.models import Dossier, DossierHistory, DossierPaymentRef
+from recon.db.models import Dossier, DossierHistory, DossierPaymentRef, table
 from recon.domain import business_day_of
 from recon.dossiers.schemas import DossierOut, DossierRecord, ImportSummary, RejectedRow
 from recon.errors import NotFound
@@ -224,7 +224,7 @@ async def _insert_new(
     if not new:
         return
     await db_session.execute(
-        insert(Dossier.__table__),
+        insert(table(Dossier)),
         [{**_values(r, now), "dossier_code": r.dossier_code, "created_at": now} for r in new],
     )
     # reading the ids back by key is several times faster than INSERT … RETURNING on aiosqlite
@@ -237,7 +237,7 @@ async def _insert_new(
     ids = [id_of[r.code_key] for r in new]
     await _insert_refs(db_session, zip(ids, new, strict=True))
     await db_session.execute(
-        insert(DossierHistory.__table__),
+        insert(table(DossierHistory)),
         [
             {
                 "dossier_id": dossier_id,
@@ -265,7 +265,7 @@ async def _insert_refs(
         for ref in record.payment_refs
     ]
     if values:
-        await db_session.execute(insert(DossierPaymentRef.__table__), values)
+        await db_session.execute(insert(table(DossierPaymentRef)), values)
 
 
 async def _update_changed(
@@ -313,7 +313,7 @@ async def _update_changed(
                 "changed_fields": ",".join(fields),
             }
         )
-    await db_session.execute(insert(DossierHistory.__table__), history)
+    await db_session.execute(insert(table(DossierHistory)), history)
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:

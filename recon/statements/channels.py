@@ -1,0 +1,78 @@
+"""From a configured channel to its adapter: the one place settings meet `adapters/`."""
+
+from __future__ import annotations
+
+import httpx
+
+from adapters.bank import BankAdapter
+from adapters.base import ChannelAdapter, RetryPolicy
+from adapters.momo import MomoAdapter
+from adapters.portal import PortalAdapter
+from recon.errors import BadInput
+from recon.settings import (
+    BankChannel,
+    ChannelConfig,
+    FileChannel,
+    MomoChannel,
+    PortalChannel,
+    Settings,
+)
+
+
+def channel_config(settings: Settings, name: str) -> ChannelConfig:
+    if name not in settings.channels:
+        known = ", ".join(settings.channel_names()) or "none configured"
+        raise BadInput(f"unknown channel {name!r} (channels: {known})")
+    return settings.channels[name]
+
+
+def is_file_fed(settings: Settings, name: str) -> bool:
+    return isinstance(channel_config(settings, name), FileChannel)
+
+
+def build_adapter(
+    settings: Settings,
+    name: str,
+    client: httpx.AsyncClient,
+    *,
+    retry_policy: RetryPolicy | None = None,
+) -> ChannelAdapter:
+    config = channel_config(settings, name)
+    secrets = settings.secrets.get(name, {})
+    timeout = httpx.Timeout(config.timeout_seconds, connect=min(5.0, config.timeout_seconds))
+    match config:
+        case MomoChannel():
+            return MomoAdapter(
+                client,
+                base_url=config.base_url,
+                partner_code=config.partner_code,
+                access_key=secrets["access_key"],
+                secret_key=secrets["secret_key"],
+                name=name,
+                timeout=timeout,
+                retry_policy=retry_policy,
+            )
+        case PortalChannel():
+            return PortalAdapter(
+                client,
+                base_url=config.base_url,
+                client_id=config.client_id,
+                client_secret=secrets["client_secret"],
+                name=name,
+                timeout=timeout,
+                retry_policy=retry_policy,
+            )
+        case BankChannel():
+            return BankAdapter(
+                client,
+                base_url=config.base_url,
+                api_key=secrets["api_key"],
+                settlement_accounts=config.settlement_accounts,
+                name=name,
+                timeout=timeout,
+                retry_policy=retry_policy,
+            )
+        case FileChannel():
+            raise BadInput(
+                f"channel {name!r} is fed by files: use `recon statements import --channel {name}`"
+            )

@@ -1,0 +1,271 @@
+"""Pulling one channel-day and importing statement files: store whole, or store nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from adapters.base import ChannelError, ControlTotalsMismatch, RetryPolicy
+from adapters.files import parse_statement_file
+from recon.db.models import ChannelFetch
+from recon.domain import StatementLine
+from recon.dossiers.schemas import ImportSummary
+from recon.dossiers.service import summary_of_errors
+from recon.errors import BadInput
+from recon.rows import FileRejected
+from recon.settings import FileChannel, Settings
+from recon.statements.channels import build_adapter, channel_config
+from recon.statements.service import (
+    StoreCounts,
+    mark_channel_day,
+    record_fetch,
+    refuse_closed_days,
+    store_lines,
+)
+
+log = logging.getLogger("recon.statements")
+
+
+class ChannelOutcome(msgspec.Struct, kw_only=True):
+    """One channel's part of a run or pull (DESIGN 6)."""
+
+    status: str  # succeeded | failed | skipped
+    lines: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    updated: int = 0
+    error: str | None = None
+    # set when the statement disagreed with its own control totals (a case for the run)
+    control_mismatch: dict[str, int | None] | None = None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+async def pull_channel_day(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    channel: str,
+    day: date,
+    client: httpx.AsyncClient,
+    run_id: int | None = None,
+    retry_policy: RetryPolicy | None = None,
+    clock: Callable[[], datetime] = _utcnow,
+) -> ChannelOutcome:
+    """Fetch, check and store one channel's day; a failure stores no line and marks the day."""
+    adapter = build_adapter(settings, channel, client, retry_policy=retry_policy)
+    async with sessionmaker() as session:
+        await refuse_closed_days(session, [day])
+    started = clock()
+    try:
+        statement = await adapter.fetch_day(day)
+    except ChannelError as exc:
+        log.warning("pull of %s %s failed: %s", channel, day, exc)
+        mismatch = None
+        control: tuple[int | None, int | None] = (None, None)
+        received: tuple[int | None, int | None] = (None, None)
+        if isinstance(exc, ControlTotalsMismatch):
+            control = (exc.expected_count, exc.expected_amount)
+            received = (exc.received_count, exc.received_amount)
+            mismatch = {
+                "expected_count": exc.expected_count,
+                "expected_amount": exc.expected_amount,
+                "received_count": exc.received_count,
+                "received_amount": exc.received_amount,
+            }
+        async with sessionmaker() as session:
+            fetch_id = await record_fetch(
+                session,
+                channel=channel,
+                business_day=day,
+                source="pull",
+                status="failed",
+                started_at=started,
+                finished_at=clock(),
+                error=exc.detail,
+                control=control,
+                received=received,
+                run_id=run_id,
+            )
+            await mark_channel_day(
+                session,
+                channel=channel,
+                business_day=day,
+                fetch_status="failed",
+                fetch_id=fetch_id,
+                at=clock(),
+            )
+            await session.commit()
+        return ChannelOutcome(status="failed", error=str(exc), control_mismatch=mismatch)
+    async with sessionmaker() as session:
+        counts = await _store_fetched(
+            session, statement.lines, channel, day, started, run_id, clock
+        )
+        await session.commit()
+    log.info(
+        "pulled %s %s: %d lines, %d new, %d updated",
+        channel,
+        day,
+        counts.lines,
+        counts.inserted,
+        counts.updated,
+    )
+    return ChannelOutcome(
+        status="succeeded",
+        lines=counts.lines,
+        inserted=counts.inserted,
+        duplicates=counts.duplicates,
+        updated=counts.updated,
+    )
+
+
+async def _store_fetched(
+    session: AsyncSession,
+    lines: list[StatementLine],
+    channel: str,
+    day: date,
+    started: datetime,
+    run_id: int | None,
+    clock: Callable[[], datetime],
+) -> StoreCounts:
+    fetch_id = await record_fetch(
+        session,
+        channel=channel,
+        business_day=day,
+        source="pull",
+        status="running",
+        started_at=started,
+        finished_at=clock(),
+        run_id=run_id,
+    )
+    counts = await store_lines(session, lines, fetch_id=fetch_id, now=clock())
+    await _finish_fetch(session, fetch_id, counts, clock())
+    await mark_channel_day(
+        session,
+        channel=channel,
+        business_day=day,
+        fetch_status="succeeded",
+        fetch_id=fetch_id,
+        at=clock(),
+    )
+    return counts
+
+
+async def _finish_fetch(
+    session: AsyncSession, fetch_id: int, counts: StoreCounts, at: datetime
+) -> None:
+    await session.execute(
+        update(ChannelFetch)
+        .where(ChannelFetch.id == fetch_id)
+        .values(
+            status="succeeded",
+            finished_at=at,
+            lines=counts.lines,
+            inserted=counts.inserted,
+            updated=counts.updated,
+            duplicates=counts.duplicates,
+            received_count=counts.lines,
+        )
+    )
+
+
+async def import_statement_bytes(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    channel: str,
+    name: str,
+    data: bytes,
+    clock: Callable[[], datetime] = _utcnow,
+) -> ImportSummary:
+    """A statement file imports whole or not at all (DESIGN 2.4)."""
+    config = channel_config(settings, channel)
+    mapping = config.mapping if isinstance(config, FileChannel) else None
+    started = clock()
+    try:
+        lines = parse_statement_file(name, data, channel=channel, mapping=mapping)
+    except FileRejected as exc:
+        return summary_of_errors(exc.rows_read or 0, exc.errors)
+    async with sessionmaker() as session:
+        await refuse_closed_days(session, (line.business_day for line in lines))
+        days = {line.business_day for line in lines}
+        fetch_id = await record_fetch(
+            session,
+            channel=channel,
+            business_day=days.pop() if len(days) == 1 else None,
+            source="import",
+            status="running",
+            started_at=started,
+            finished_at=clock(),
+            file_name=name[:300],
+        )
+        counts = await store_lines(session, lines, fetch_id=fetch_id, now=clock())
+        await _finish_fetch(session, fetch_id, counts, clock())
+        await session.commit()
+    return ImportSummary(
+        received=len(lines),
+        inserted=counts.inserted,
+        updated=counts.updated,
+        duplicates=counts.duplicates,
+    )
+
+
+async def pull_once(settings: Settings, channel: str, day: date) -> dict[str, Any]:
+    """`recon statements pull`: the run-shaped object of DESIGN 6 with `run_id` null."""
+    from recon.db.session import open_database
+
+    channel_config(settings, channel)
+    async with (
+        open_database(settings.database_url) as sessionmaker,
+        httpx.AsyncClient() as client,
+    ):
+        outcome = await pull_channel_day(
+            sessionmaker=sessionmaker, settings=settings, channel=channel, day=day, client=client
+        )
+    return {
+        "run_id": None,
+        "date": day.isoformat(),
+        "status": outcome.status,
+        "channels": {
+            channel: {
+                "status": outcome.status,
+                "lines": outcome.lines,
+                "inserted": outcome.inserted,
+                "duplicates": outcome.duplicates,
+                "updated": outcome.updated,
+                "error": outcome.error,
+            }
+        },
+        "matched": 0,
+        "cases_opened": 0,
+        "cases_closed": 0,
+        "cases_open": 0,
+    }
+
+
+async def import_file(settings: Settings, channel: str, path: Path) -> ImportSummary:
+    """`recon statements import --channel C FILE`."""
+    from recon.db.session import open_database
+
+    channel_config(settings, channel)
+    try:
+        data = await asyncio.to_thread(path.read_bytes)
+    except FileNotFoundError:
+        raise BadInput(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise BadInput(f"{path} is a directory, not a file") from None
+    async with open_database(settings.database_url) as sessionmaker:
+        return await import_statement_bytes(
+            sessionmaker=sessionmaker, settings=settings, channel=channel, name=path.name, data=data
+        )
