@@ -61,7 +61,7 @@ CASE_STATUSES = ("open", "reopened", "resolved", "closed")
 LIVE_CASE_STATUSES = ("open", "reopened")
 RESOLUTIONS = ("linked", "accepted", "refund_requested", "written_off", "channel_dispute")
 ROLES = ("accountant", "approver", "viewer", "admin")
-MATCH_RULES = ("payment_ref", "dossier_code", "text")
+MATCH_RULES = ("payment_ref", "dossier_code", "text", "refund")
 
 
 class Base(DeclarativeBase):

@@ -1,0 +1,139 @@
+"""Which dossier a line pays: rules 1–3 of DESIGN 3, first hit wins, never a guess."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from recon.matching.normalize import normalise_text, ref_key
+from recon.matching.types import Dossier, Line, Resolution
+
+# rule 3 indexes codes by their first characters; a shorter code is never searched in free
+# text (it would turn up inside unrelated words and numbers)
+MIN_SEARCHED_CODE = 6
+
+
+class DossierIndex:
+    """Lookups for rules 1–3 over the dossiers given to the engine."""
+
+    def __init__(self, dossiers: Iterable[Dossier]) -> None:
+        self.by_id: dict[int, Dossier] = {}
+        self.by_ref: dict[str, Dossier] = {}
+        self.by_code: dict[str, Dossier] = {}
+        self.by_prefix: dict[str, list[Dossier]] = {}
+        for dossier in sorted(dossiers, key=lambda d: d.id):
+            self.by_id[dossier.id] = dossier
+            for key in dossier.ref_keys:
+                self.by_ref.setdefault(key, dossier)
+            self.by_code.setdefault(ref_key(dossier.code), dossier)
+            if len(dossier.code_key) >= MIN_SEARCHED_CODE:
+                prefix = dossier.code_key[:MIN_SEARCHED_CODE]
+                self.by_prefix.setdefault(prefix, []).append(dossier)
+
+    def codes_in(self, text: str) -> list[Dossier]:
+        """Dossiers whose normalised code occurs in the normalised text (rule 3).
+
+        Where one found code lies inside another found code's span, only the longer counts;
+        the same dossier named twice is one dossier.
+        """
+        found: list[tuple[int, int, Dossier]] = []
+        for start in range(len(text) - MIN_SEARCHED_CODE + 1):
+            for dossier in self.by_prefix.get(text[start : start + MIN_SEARCHED_CODE], ()):
+                if text.startswith(dossier.code_key, start):
+                    found.append((start, start + len(dossier.code_key), dossier))
+        kept = [
+            (start, end, dossier)
+            for start, end, dossier in found
+            if not any(s <= start and end <= e and (e - s) > (end - start) for s, e, _ in found)
+        ]
+        unique: dict[int, Dossier] = {}
+        for _, _, dossier in kept:
+            unique.setdefault(dossier.id, dossier)
+        return [unique[k] for k in sorted(unique)]
+
+
+def resolve_payment(line: Line, index: DossierIndex) -> Resolution:
+    """Rules 1–3 for a payment (or any line that is not a refund)."""
+    if line.order_ref:
+        key = ref_key(line.order_ref)
+        dossier = index.by_ref.get(key)
+        if dossier is not None:
+            return _hit(line, dossier, "payment_ref", order_ref=line.order_ref)
+        dossier = index.by_code.get(key)
+        if dossier is not None:
+            return _hit(line, dossier, "dossier_code", order_ref=line.order_ref)
+    if line.hint:
+        dossier = index.by_code.get(ref_key(line.hint))
+        if dossier is not None:
+            return _hit(line, dossier, "dossier_code", dossier_hint=line.hint)
+    text = normalise_text(" ".join(t for t in (line.order_ref, line.text) if t))
+    named = index.codes_in(text)
+    if len(named) == 1:
+        return _hit(line, named[0], "text", text=text)
+    if len(named) > 1:
+        return Resolution(
+            line_id=line.id,
+            dossier_id=None,
+            rule=None,
+            fields={"text": text},
+            ambiguous=tuple(d.id for d in named),
+        )
+    return Resolution(line_id=line.id, dossier_id=None, rule=None)
+
+
+def _hit(line: Line, dossier: Dossier, rule: str, **fields: str) -> Resolution:
+    return Resolution(
+        line_id=line.id,
+        dossier_id=dossier.id,
+        rule=rule,
+        fields={**fields, "dossier_code": dossier.code},
+    )
+
+
+def find_refunded_payment(refund: Line, payments: Sequence[Line]) -> Line | None:
+    """A refund nets against the payment it refunds: by `refund_of`, else by order ref."""
+    same_channel = [p for p in payments if p.channel == refund.channel]
+    if refund.refund_of:
+        for payment in same_channel:
+            if payment.txn_id == refund.refund_of:
+                return payment
+        return None
+    if not refund.order_ref:
+        return None
+    key = ref_key(refund.order_ref)
+    candidates = [p for p in same_channel if p.order_ref and ref_key(p.order_ref) == key]
+    if not candidates:
+        return None
+    # the successful one it most likely refunds: success first, then the latest, then by id
+    candidates.sort(key=lambda p: (p.status == "success", p.paid_at, p.txn_id), reverse=True)
+    return candidates[0]
+
+
+def resolve_all(lines: Sequence[Line], index: DossierIndex) -> dict[int, Resolution]:
+    """Every line's resolution; fixed lines keep theirs; refunds follow their payment."""
+    resolutions: dict[int, Resolution] = {}
+    payments = [line for line in lines if line.kind == "payment"]
+    for line in lines:
+        if line.fixed:
+            resolutions[line.id] = Resolution(
+                line_id=line.id, dossier_id=line.fixed_dossier_id, rule=None
+            )
+        elif line.kind == "settlement":
+            resolutions[line.id] = Resolution(line_id=line.id, dossier_id=None, rule=None)
+        elif line.kind == "payment":
+            resolutions[line.id] = resolve_payment(line, index)
+    for line in lines:
+        if line.kind != "refund" or line.fixed:
+            continue
+        payment = find_refunded_payment(line, payments)
+        if payment is None:
+            resolutions[line.id] = Resolution(line_id=line.id, dossier_id=None, rule=None)
+            continue
+        paid = resolutions[payment.id]
+        resolutions[line.id] = Resolution(
+            line_id=line.id,
+            dossier_id=paid.dossier_id,
+            rule="refund" if paid.dossier_id is not None else None,
+            fields={"refunds": payment.txn_id},
+            refunds_line_id=payment.id,
+        )
+    return resolutions

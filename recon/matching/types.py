@@ -1,0 +1,92 @@
+"""What the engine takes and gives: msgspec Structs, no database, no HTTP (DESIGN 3, 4)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import msgspec
+
+MONEY_TYPES = ("PAYMENT_ON_CLOSED_DOSSIER", "DUPLICATE_PAYMENT", "OVERPAID", "UNDERPAID")
+LINE_TYPES = ("UNMATCHED_PAYMENT", "AMBIGUOUS_REFERENCE", "UNMATCHED_REFUND", "STATUS_CONFLICT")
+
+
+class Dossier(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    code: str
+    code_key: str  # normalised (DESIGN 3)
+    fee: int
+    state: str
+    ref_keys: tuple[str, ...] = ()  # payment refs, upper-cased and trimmed
+    claim_channel: str | None = None
+    claim_day: date | None = None
+    claim_txn_id: str | None = None
+
+
+class Line(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    channel: str
+    txn_id: str
+    amount: int
+    kind: str  # payment | refund | settlement
+    status: str  # success | failed | pending | reversed
+    paid_at: datetime
+    day: date
+    order_ref: str | None = None
+    hint: str | None = None  # a dossier code the channel itself names
+    refund_of: str | None = None
+    text: str = ""  # the description searched by rule 3 (with order_ref)
+    fee: int = 0
+    # resolved by an earlier run and not re-judged now: the engine keeps this resolution
+    fixed_dossier_id: int | None = None
+    fixed: bool = False
+
+
+class ControlMismatch(msgspec.Struct, frozen=True, kw_only=True):
+    channel: str
+    day: date
+    expected_count: int | None
+    expected_amount: int | None
+    received_count: int | None
+    received_amount: int | None
+
+
+class EngineInput(msgspec.Struct, frozen=True, kw_only=True):
+    dossiers: tuple[Dossier, ...]
+    lines: tuple[Line, ...]
+    # channel-days whose statement is in: pulled successfully, or (file-fed) reconciled
+    pulled: frozenset[tuple[str, date]] = frozenset()
+    mismatches: tuple[ControlMismatch, ...] = ()
+    # what to judge; None = everything given. The caller guarantees that every line of a
+    # judged dossier is among `lines`.
+    judge_dossier_ids: frozenset[int] | None = None
+    judge_line_ids: frozenset[int] | None = None
+
+
+class Resolution(msgspec.Struct, frozen=True, kw_only=True):
+    """Where a line goes, and why: the rule and the fields that decided it."""
+
+    line_id: int
+    dossier_id: int | None
+    rule: str | None  # payment_ref | dossier_code | text | None
+    fields: dict[str, str] = msgspec.field(default_factory=dict)
+    ambiguous: tuple[int, ...] = ()  # the dossiers a text named, when more than one
+    refunds_line_id: int | None = None  # a refund: the payment it nets against
+
+
+class CaseOut(msgspec.Struct, frozen=True, kw_only=True):
+    identity: str
+    type: str
+    day: date
+    channel: str | None
+    dossier_id: int | None
+    line_ids: tuple[int, ...]
+    expected: int | None
+    actual: int | None
+    rule: str
+    explanation: str
+
+
+class EngineOutput(msgspec.Struct, frozen=True, kw_only=True):
+    resolutions: tuple[Resolution, ...]  # every line that is not fixed, by line id
+    cases: tuple[CaseOut, ...]  # by identity
+    nets: dict[int, int]  # judged dossier id -> net
