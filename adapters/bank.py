@@ -15,17 +15,14 @@ from typing import Any
 import httpx
 import msgspec
 
-from adapters.base import (
-    DEFAULT_TIMEOUT,
+from adapters.base import DEFAULT_TIMEOUT, RetryPolicy, StatementFormatError, request_with_retry
+from adapters.lines import (
     LineReader,
-    RetryPolicy,
-    StatementFormatError,
     check_control_totals,
     decode_json_object,
     distinct_lines,
     mask_number,
     masked_raw,
-    request_with_retry,
     typed_payload,
 )
 from recon.domain import ChannelStatement, ControlTotals, StatementLine, business_day_of

@@ -46,7 +46,7 @@ from typing import NamedTuple, TypeVar
 
 import openpyxl
 
-from adapters.base import mask_number
+from adapters.lines import mask_number
 from recon.domain import (
     LINE_KINDS,
     LINE_STATUSES,

@@ -18,21 +18,23 @@ import msgspec
 from adapters.base import (
     DEFAULT_TIMEOUT,
     ChannelAuthError,
-    LineReader,
     RetryableAnswer,
     RetryPolicy,
     StatementFormatError,
+    hmac_sha256_hex,
+    request_with_retry,
+    verify_hmac_sha256_hex,
+)
+from adapters.lines import (
+    LineReader,
     check_control_totals,
     decode_json_object,
     distinct_lines,
-    hmac_sha256_hex,
     is_success,
     mask_number,
     masked_raw,
-    request_with_retry,
     totals_of,
     typed_payload,
-    verify_hmac_sha256_hex,
 )
 from recon.domain import (
     ChannelStatement,

@@ -18,15 +18,17 @@ import msgspec
 
 from adapters.base import (
     DEFAULT_TIMEOUT,
-    LineReader,
     RetryPolicy,
     StatementFormatError,
+    hmac_sha256_base64,
+    request_with_retry,
+)
+from adapters.lines import (
+    LineReader,
     check_control_totals,
     decode_json_object,
     distinct_lines,
-    hmac_sha256_base64,
     is_success,
-    request_with_retry,
     totals_of,
     typed_payload,
 )

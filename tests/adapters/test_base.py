@@ -18,20 +18,16 @@ from adapters.base import (
     ChannelError,
     ChannelUnavailable,
     ControlTotalsMismatch,
-    LineReader,
     RetryableAnswer,
     RetryPolicy,
     StatementFormatError,
-    check_control_totals,
-    distinct_lines,
     hmac_sha256_base64,
     hmac_sha256_hex,
-    mask_number,
     request_with_retry,
-    totals_of,
     verify_hmac_sha256_base64,
     verify_hmac_sha256_hex,
 )
+from adapters.lines import LineReader, check_control_totals, distinct_lines, mask_number, totals_of
 from recon.domain import MAX_AMOUNT, ControlTotals, StatementLine
 from tests.adapters.conftest import (
     BAD_AMOUNTS,

@@ -1,0 +1,192 @@
+"""Reading a channel's answer, line by line, and checking it against the control totals.
+
+* `decode_json_object`, `typed_payload`: the JSON envelope, typed strictly
+* `LineReader`: one raw line's fields; every fault is a `StatementFormatError` naming channel,
+  day, line and field
+* `mask_number`, `masked_raw`: payer numbers masked before a raw line is stored
+* `distinct_lines`, `totals_of`, `check_control_totals`, `is_success`: control totals
+  (a mismatch is a `ControlTotalsMismatch`)
+
+The errors themselves are in `adapters.base`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+import msgspec
+
+from adapters.base import ControlTotalsMismatch, StatementFormatError
+from recon.domain import LOCAL_TZ, MAX_AMOUNT, ControlTotals, StatementLine, as_utc
+
+T = TypeVar("T")
+
+
+# --- masking ------------------------------------------------------------------------------
+
+
+def mask_number(value: str | None) -> str | None:
+    """Replace every digit but the last three with `*`: `0901234567` → `*******567`.
+
+    Other characters (spaces, `+`, letters of an account prefix) stay; an empty value is None.
+    """
+    if not value:
+        return None
+    hidden = {i for i, ch in enumerate(value) if ch.isdigit()}
+    hidden -= set(sorted(hidden)[-3:])
+    return "".join("*" if i in hidden else ch for i, ch in enumerate(value))
+
+
+def masked_raw(item: Mapping[str, Any], *fields: str) -> dict[str, Any]:
+    """A copy of a raw line with its payer number fields masked, fit to be stored."""
+    raw = dict(item)
+    for name in fields:
+        if isinstance(raw.get(name), str):
+            raw[name] = mask_number(raw[name])
+    return raw
+
+
+# --- decoding -----------------------------------------------------------------------------
+
+_JSON_OBJECT = msgspec.json.Decoder(dict[str, Any])
+
+
+def decode_json_object(
+    content: bytes, *, channel: str, business_day: date | None
+) -> dict[str, Any]:
+    try:
+        return _JSON_OBJECT.decode(content)
+    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError too
+        raise StatementFormatError(
+            f"response is not a JSON object: {exc}", channel=channel, business_day=business_day
+        ) from exc
+
+
+def typed_payload(
+    data: Mapping[str, Any], kind: type[T], *, channel: str, business_day: date | None
+) -> T:
+    """Type a decoded envelope strictly (an int field takes no bool, float or string)."""
+    try:
+        return msgspec.convert(data, kind, strict=True)
+    except msgspec.ValidationError as exc:
+        raise StatementFormatError(
+            f"unexpected response shape: {exc}", channel=channel, business_day=business_day
+        ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class LineReader:
+    """Reads the fields of one raw line; every fault names channel, day, line and field."""
+
+    item: Mapping[str, Any]
+    channel: str
+    business_day: date | None
+    label: str  # e.g. "page 2 item 3 (transId 2406001)"
+
+    def named(self, txn_id: str) -> LineReader:
+        return LineReader(self.item, self.channel, self.business_day, f"{self.label} ({txn_id})")
+
+    def error(self, field_name: str, reason: str) -> StatementFormatError:
+        return StatementFormatError(
+            reason,
+            channel=self.channel,
+            business_day=self.business_day,
+            line=self.label,
+            field=field_name,
+        )
+
+    def required(self, field_name: str) -> Any:
+        if field_name not in self.item or self.item[field_name] is None:
+            raise self.error(field_name, "missing")
+        return self.item[field_name]
+
+    def text(self, field_name: str, *, default: str | None = None) -> str:
+        """A string field; absent or null gives `default`, or is an error without one."""
+        if default is not None and self.item.get(field_name) is None:
+            return default
+        value = self.required(field_name)
+        if not isinstance(value, str):
+            raise self.error(field_name, f"expected a string, got {value!r}")
+        return value
+
+    def integer(self, field_name: str) -> int:
+        value = self.required(field_name)
+        if type(value) is not int:  # bool is an int subclass and no integer here
+            raise self.error(field_name, f"expected a JSON integer, got {value!r}")
+        return value
+
+    def identifier(self, field_name: str) -> str:
+        """A channel's id: a JSON integer or a non-empty string, kept as a string."""
+        value = self.required(field_name)
+        if type(value) is int or (isinstance(value, str) and value.strip()):
+            return str(value)
+        raise self.error(field_name, f"expected an id, got {value!r}")
+
+    def amount(self, field_name: str, *, minimum: int = 1, signed: bool = False) -> int:
+        """Money: a JSON integer in [minimum, MAX_AMOUNT]; `signed` allows 0 < |v| <= MAX_AMOUNT."""
+        value = self.required(field_name)
+        if type(value) is not int:
+            raise self.error(field_name, f"amount must be a JSON integer, got {value!r}")
+        low = -MAX_AMOUNT if signed else minimum
+        if not low <= value <= MAX_AMOUNT or (signed and value == 0):
+            bounds = "0 < |amount|" if signed else f"{minimum} <="
+            raise self.error(field_name, f"amount {value} outside {bounds} <= {MAX_AMOUNT}")
+        return value
+
+    def local_time(self, field_name: str, layout: str) -> datetime:
+        """A local (UTC+7) time written in `layout`, returned aware in UTC."""
+        value = self.text(field_name)
+        try:
+            moment = datetime.strptime(value, layout).replace(tzinfo=LOCAL_TZ)
+        except ValueError:
+            moment = None
+        # The round trip refuses what strptime tolerates, such as unpadded fields.
+        if moment is None or moment.strftime(layout) != value:
+            raise self.error(field_name, f"expected local time as {layout!r}, got {value!r}")
+        return as_utc(moment)
+
+
+# --- control totals -----------------------------------------------------------------------
+
+
+def distinct_lines(lines: Iterable[StatementLine]) -> list[StatementLine]:
+    """One line per channel_txn_id, in first-seen order; a later delivery replaces an earlier."""
+    by_id: dict[str, StatementLine] = {}
+    for line in lines:
+        by_id[line.channel_txn_id] = line
+    return list(by_id.values())
+
+
+def totals_of(
+    lines: Iterable[StatementLine], *, counted: Callable[[StatementLine], bool]
+) -> ControlTotals:
+    """Count and sum of `amount` over the distinct lines that `counted` selects."""
+    chosen = [line for line in distinct_lines(lines) if counted(line)]
+    return ControlTotals(count=len(chosen), amount=sum(line.amount for line in chosen))
+
+
+def check_control_totals(
+    *,
+    reported: Iterable[ControlTotals],
+    received: ControlTotals,
+    channel: str,
+    business_day: date,
+) -> ControlTotals:
+    """Every page reports the whole day's totals: each must match what was received (an
+    `amount` of None compares the count alone). Returns the agreed totals."""
+    agreed = received
+    for expected in dict.fromkeys(reported):  # in page order, each distinct report once
+        amount_differs = expected.amount is not None and expected.amount != received.amount
+        if expected.count != received.count or amount_differs:
+            raise ControlTotalsMismatch(
+                expected=expected, received=received, channel=channel, business_day=business_day
+            )
+        agreed = expected
+    return agreed
+
+
+def is_success(line: StatementLine) -> bool:
+    return line.status == "success"
