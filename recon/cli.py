@@ -186,6 +186,82 @@ def statements_import(ctx: click.Context, channel: str, file: Path, as_json: boo
         ctx.exit(2)
 
 
+# --- runs and cases -----------------------------------------------------------------------
+
+
+@recon_group.command()
+@click.option("--date", "day", required=True, help="Business day, YYYY-MM-DD.")
+@click.option("--channel", default=None, help="Only this channel (default: every channel).")
+@click.option("--no-pull", is_flag=True, help="Match what is stored; pull nothing.")
+@json_option
+@click.pass_context
+def reconcile(
+    ctx: click.Context, day: str, channel: str | None, no_pull: bool, as_json: bool
+) -> None:
+    """A run: pull, store, match and judge one business day."""
+    from recon.runs.commands import reconcile_once
+
+    result = _run(reconcile_once(_settings(ctx), parse_day(day), channel, pull=not no_pull))
+    if as_json:
+        _print_json(result)
+    else:
+        click.echo(
+            f"run {result.run_id} of {result.date}: {result.status}; matched {result.matched}, "
+            f"cases opened {result.cases_opened}, closed {result.cases_closed}, "
+            f"open on the day {result.cases_open}"
+        )
+        for name, part in result.channels.items():
+            error = f" — {part['error']}" if part["error"] else ""
+            click.echo(f"  {name}: {part['status']}, {part['lines']} lines{error}")
+    ctx.exit({"succeeded": 0, "partial": 3, "failed": 1}[result.status])
+
+
+@recon_group.group()
+def cases() -> None:
+    """The mismatch queue."""
+
+
+@cases.command("list")
+@click.option(
+    "--status", default="open", help="open (live: open and reopened), resolved, closed, all"
+)
+@click.option("--date", "day", default=None, help="Business day, YYYY-MM-DD.")
+@click.option("--type", "case_type", default=None)
+@click.option("--channel", default=None)
+@json_option
+@click.pass_context
+def cases_list(
+    ctx: click.Context,
+    status: str,
+    day: str | None,
+    case_type: str | None,
+    channel: str | None,
+    as_json: bool,
+) -> None:
+    """List cases (live ones by default)."""
+    from recon.cases.commands import list_cases_once
+
+    found = _run(
+        list_cases_once(
+            _settings(ctx),
+            status=status,
+            day=parse_day(day) if day else None,
+            case_type=case_type,
+            channel=channel,
+        )
+    )
+    if as_json:
+        _print_json(found)
+        return
+    for case in found:
+        expected = "-" if case.expected_amount is None else case.expected_amount
+        amounts = f"{expected} / {case.actual_amount}"
+        click.echo(
+            f"{case.id:>6}  {case.date}  {case.type:<26} {case.status:<9} "
+            f"{case.channel or '-':<8} {case.dossier_code or '-':<22} {amounts}"
+        )
+
+
 # --- access -------------------------------------------------------------------------------
 
 

@@ -458,7 +458,8 @@ def upgrade() -> None:
         sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("matched_at", recon.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
-            "rule IN ('payment_ref', 'dossier_code', 'text', 'refund')", name=op.f("ck_matches_rule")
+            "rule IN ('payment_ref', 'dossier_code', 'text', 'refund')",
+            name=op.f("ck_matches_rule"),
         ),
         sa.ForeignKeyConstraint(
             ["dossier_id"], ["dossiers.id"], name=op.f("fk_matches_dossier_id_dossiers")

@@ -1,0 +1,202 @@
+"""Reading the mismatch queue: filters, stable pagination, one case in full."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import TypeVarTuple
+
+import msgspec
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recon.cases.schemas import (
+    CASE_TYPES,
+    STATUS_FILTERS,
+    CaseDetail,
+    CaseEventOut,
+    CaseLineOut,
+    CasePage,
+    CaseSummary,
+)
+from recon.db.models import LIVE_CASE_STATUSES, Case, CaseEvent, CaseLine, Dossier, StatementLineRow
+from recon.errors import BadInput, NotFound
+
+MAX_PAGE = 1000
+Ts = TypeVarTuple("Ts")
+
+
+class CaseFilter(msgspec.Struct, frozen=True, kw_only=True):
+    status: str = "open"
+    day: date | None = None
+    case_type: str | None = None
+    channel: str | None = None
+
+
+def check_filter(
+    *,
+    status: str,
+    day: date | None,
+    case_type: str | None,
+    channel: str | None,
+    channels: Sequence[str],
+) -> CaseFilter:
+    status = status.strip().lower()
+    if status not in STATUS_FILTERS:
+        raise BadInput(f"--status: {status!r} is not one of {', '.join(STATUS_FILTERS)}")
+    if case_type is not None:
+        case_type = case_type.strip().upper()
+        if case_type not in CASE_TYPES:
+            raise BadInput(f"--type: {case_type!r} is not a case type ({', '.join(CASE_TYPES)})")
+    if channel is not None and channel not in channels:
+        known = ", ".join(channels) or "none configured"
+        raise BadInput(f"unknown channel {channel!r} (channels: {known})")
+    return CaseFilter(status=status, day=day, case_type=case_type, channel=channel)
+
+
+def _filtered(query: Select[*Ts], wanted: CaseFilter) -> Select[*Ts]:
+    if wanted.status == "open":
+        query = query.where(Case.status.in_(LIVE_CASE_STATUSES))
+    elif wanted.status != "all":
+        query = query.where(Case.status == wanted.status)
+    if wanted.day is not None:
+        query = query.where(Case.business_day == wanted.day)
+    if wanted.case_type is not None:
+        query = query.where(Case.type == wanted.case_type)
+    if wanted.channel is not None:
+        query = query.where(Case.channel == wanted.channel)
+    return query
+
+
+async def _txn_ids(session: AsyncSession, case_ids: Sequence[int]) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    for start in range(0, len(case_ids), 500):
+        part = case_ids[start : start + 500]
+        query = (
+            select(CaseLine.case_id, StatementLineRow.channel_txn_id)
+            .join(StatementLineRow, StatementLineRow.id == CaseLine.line_id)
+            .where(CaseLine.case_id.in_(part))
+            .order_by(CaseLine.case_id, StatementLineRow.channel_txn_id)
+        )
+        for case_id, txn_id in await session.execute(query):
+            found.setdefault(case_id, []).append(txn_id)
+    return found
+
+
+async def list_cases(
+    session: AsyncSession, wanted: CaseFilter, *, after: int | None = None, limit: int | None = None
+) -> CasePage:
+    query = _filtered(
+        select(Case, Dossier.dossier_code).outerjoin(Dossier, Dossier.id == Case.dossier_id),
+        wanted,
+    ).order_by(Case.id)
+    if after is not None:
+        query = query.where(Case.id > after)
+    if limit is not None:
+        query = query.limit(limit + 1)
+    rows = list((await session.execute(query)).all())
+    more = limit is not None and len(rows) > limit
+    rows = rows[:limit] if limit is not None else rows
+    txn_ids = await _txn_ids(session, [case.id for case, _ in rows])
+    totals = await session.execute(
+        _filtered(select(Case.type, func.count()).group_by(Case.type), wanted)
+    )
+    counts = {case_type: int(n) for case_type, n in totals}
+    return CasePage(
+        cases=[
+            CaseSummary(
+                id=case.id,
+                type=case.type,
+                status=case.status,
+                date=case.business_day,
+                channel=case.channel,
+                dossier_code=code,
+                expected_amount=case.expected_amount,
+                actual_amount=case.actual_amount,
+                channel_txn_ids=txn_ids.get(case.id, []),
+                explanation=case.explanation,
+            )
+            for case, code in rows
+        ],
+        total=sum(counts.values()),
+        counts_by_type=dict(sorted(counts.items())),
+        next_cursor=rows[-1][0].id if more and rows else None,
+    )
+
+
+async def get_case(session: AsyncSession, case_id: int) -> CaseDetail:
+    case = await session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"no case with id {case_id}")
+    dossier = await session.get(Dossier, case.dossier_id) if case.dossier_id else None
+    lines = (
+        await session.execute(
+            select(StatementLineRow)
+            .join(CaseLine, CaseLine.line_id == StatementLineRow.id)
+            .where(CaseLine.case_id == case_id)
+            .order_by(StatementLineRow.paid_at, StatementLineRow.id)
+        )
+    ).scalars()
+    events = (
+        await session.execute(
+            select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+        )
+    ).scalars()
+    line_list = [
+        CaseLineOut(
+            channel=line.channel,
+            channel_txn_id=line.channel_txn_id,
+            kind=line.kind,
+            status=line.status,
+            amount=line.amount,
+            fee=line.fee,
+            paid_at=line.paid_at,
+            business_day=line.business_day,
+            order_ref=line.order_ref,
+            description=line.description,
+            payer=line.payer,
+        )
+        for line in lines
+    ]
+    return CaseDetail(
+        id=case.id,
+        type=case.type,
+        status=case.status,
+        date=case.business_day,
+        channel=case.channel,
+        dossier_code=dossier.dossier_code if dossier else None,
+        expected_amount=case.expected_amount,
+        actual_amount=case.actual_amount,
+        channel_txn_ids=sorted(line.channel_txn_id for line in line_list),
+        explanation=case.explanation,
+        rule=case.rule,
+        resolution=case.resolution,
+        close_reason=case.close_reason,
+        created_at=case.created_at,
+        updated_at=case.updated_at,
+        dossier=(
+            {
+                "dossier_code": dossier.dossier_code,
+                "procedure_code": dossier.procedure_code,
+                "procedure_name": dossier.procedure_name,
+                "applicant": dossier.applicant,
+                "fee_amount": dossier.fee_amount,
+                "state": dossier.state,
+            }
+            if dossier
+            else None
+        ),
+        lines=line_list,
+        history=[
+            CaseEventOut(
+                at=event.at,
+                actor=event.actor,
+                action=event.action,
+                status_before=event.status_before,
+                status_after=event.status_after,
+                changes=msgspec.json.decode(event.changes),
+                note=event.note,
+            )
+            for event in events
+        ],
+    )
