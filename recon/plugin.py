@@ -17,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon import __version__
 from recon.auth.guards import require_api_key
+from recon.cases.controllers import get_cases, get_one_case
 from recon.db.session import create_engine, create_sessionmaker
 from recon.dossiers.controllers import post_dossier_batch, put_dossier, state_settings
+from recon.runs.controllers import get_one_run, get_runs
 from recon.settings import Settings
 from recon.system.controllers import healthz, metrics, readyz
 from recon.system.errors import EXCEPTION_HANDLERS
@@ -44,7 +46,14 @@ class ReconPlugin(InitPluginProtocol, CLIPluginProtocol):
         api = Router(
             path="/api/v1",
             guards=[require_api_key],
-            route_handlers=[put_dossier, post_dossier_batch],
+            route_handlers=[
+                put_dossier,
+                post_dossier_batch,
+                get_cases,
+                get_one_case,
+                get_runs,
+                get_one_run,
+            ],
             security=[{"apiKey": []}],
             tags=["api"],
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -32,7 +33,8 @@ def api_routes(app: Litestar) -> list[tuple[str, str]]:
         if not route.path.startswith("/api/"):
             continue
         for method in sorted(getattr(route, "methods", set()) - {"OPTIONS", "HEAD"}):
-            found.append((method, route.path.replace("{code:str}", "H1")))
+            path = re.sub(r"\{[a-z_]+:int\}", "1", route.path)
+            found.append((method, re.sub(r"\{[a-z_]+:str\}", "H1", path)))
     return found
 
 
