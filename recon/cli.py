@@ -80,17 +80,24 @@ def db_upgrade(ctx: click.Context, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def demo(ctx: click.Context, host: str, port: int, as_json: bool) -> None:
-    """Fill an empty database with the demo ward, then serve."""
-    from recon.demo import load_demo
+    """Start the channel simulators, load and reconcile a demo ward, then serve."""
+    from recon.demo import demo_range, demo_settings, load_demo, start_simulators
     from recon.server import serve_app
 
     settings = _settings(ctx)
-    summary = _run(load_demo(settings))
-    if as_json:
-        _print_json(summary)
-    else:
-        click.echo(summary["message"])
-    serve_app(settings, host=host, port=port, as_json=as_json)
+    start, end = demo_range()
+    sims = start_simulators(start, end)
+    try:
+        settings = demo_settings(settings, sims, Path("var"))
+        summary = _run(load_demo(settings, start, end))
+        if as_json:
+            _print_json(summary)
+        else:
+            click.echo(summary["message"])
+            click.echo(f"channel simulators at {', '.join(sims.urls.values())}")
+        serve_app(settings, host=host, port=port, as_json=as_json)
+    finally:
+        sims.stop()
 
 
 # --- dossiers -----------------------------------------------------------------------------

@@ -1,35 +1,113 @@
-"""`recon demo`: a database with a demo ward in it, ready to look at."""
+"""`recon demo`: the channel simulators, a generated ward, its last 30 days reconciled, served.
+
+The demo always talks to the simulators (started here, in a child process, stopped on exit):
+its channels are theirs, whatever RECON_CONFIG says. A database that already holds dossiers is
+served as it is, with no demo data added.
+"""
 
 from __future__ import annotations
 
+import json
+import socket
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+import msgspec
 from sqlalchemy import func, select
 
+from fixtures.simulators.server import SimulatorProcess, spawn_simulators
+from fixtures.ward import generate_ward
 from recon.db.migrate import upgrade
 from recon.db.models import Dossier
 from recon.db.session import open_database
-from recon.dossiers.imports import import_dossier_file
-from recon.settings import Settings
+from recon.domain import LOCAL_TZ
+from recon.dossiers.imports import import_dossier_bytes
+from recon.runs.service import reconcile_day
+from recon.settings import Settings, load_settings
 
-DEMO_DOSSIERS = Path(__file__).resolve().parent.parent / "fixtures" / "data" / "demo_dossiers.csv"
+DEMO_DAYS = 30
+DEMO_SEED = 2024
+PORT_BASE = 9100
 
 
-async def load_demo(settings: Settings) -> dict[str, Any]:
-    """Migrate, then load the demo dossiers into an empty database; never touch a filled one."""
+def demo_range(today: date | None = None) -> tuple[date, date]:
+    today = today or datetime.now(LOCAL_TZ).date()
+    end = today - timedelta(days=1)
+    return end - timedelta(days=DEMO_DAYS - 1), end
+
+
+def _ports_free(base: int) -> bool:
+    for offset in (1, 2, 3):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", base + offset)) == 0:
+                return False
+    return True
+
+
+def start_simulators(start: date, end: date) -> SimulatorProcess:
+    base = PORT_BASE
+    while not _ports_free(base):  # another demo or service holds them: move up
+        base += 10
+    return spawn_simulators(port_base=base, seed=DEMO_SEED, start=start, end=end)
+
+
+def demo_settings(settings: Settings, sims: SimulatorProcess, config_dir: Path) -> Settings:
+    """The deployment's settings, with the simulators as its channels."""
+    from fixtures.simulators.server import recon_config_toml
+
+    config_dir.mkdir(parents=True, exist_ok=True)
+    config = config_dir / "demo.toml"
+    config.write_text(
+        f"ward_name = {json.dumps(settings.ward_name, ensure_ascii=False)}\n"
+        + recon_config_toml(sims.urls, sims.credentials),
+        encoding="utf-8",
+    )
+    environ = {
+        "RECON_DATABASE_URL": settings.database_url,
+        "RECON_CONFIG": str(config),
+        **sims.credentials.recon_env(),
+    }
+    return load_settings(environ)
+
+
+async def load_demo(settings: Settings, start: date, end: date) -> dict[str, Any]:
+    """Migrate; into an empty database load the ward and reconcile every day of the range."""
     await upgrade(settings.database_url)
-    async with open_database(settings.database_url) as sessionmaker, sessionmaker() as session:
-        count = (await session.execute(select(func.count()).select_from(Dossier))).scalar_one()
-    if count:
-        return {
-            "loaded": False,
-            "dossiers": count,
-            "message": f"database already holds {count} dossiers; demo data not loaded",
-        }
-    summary = await import_dossier_file(settings, DEMO_DOSSIERS, source="demo")
+    async with open_database(settings.database_url) as sessionmaker:
+        async with sessionmaker() as session:
+            count = (await session.execute(select(func.count()).select_from(Dossier))).scalar_one()
+        if count:
+            return {
+                "loaded": False,
+                "dossiers": count,
+                "message": f"database already holds {count} dossiers; demo data not loaded",
+            }
+        ward = generate_ward(start=start, end=end, seed=DEMO_SEED)
+        data = msgspec.json.encode(ward.dossiers)
+        summary = await import_dossier_bytes(settings, "demo-ward.json", data, source="demo")
+        runs = []
+        async with httpx.AsyncClient() as client:
+            day = start
+            while day <= end:
+                run = await reconcile_day(
+                    sessionmaker=sessionmaker,
+                    settings=settings,
+                    day=day,
+                    client=client,
+                    trigger="demo",
+                )
+                runs.append(run)
+                day += timedelta(days=1)
+    opened = sum(run.cases_opened for run in runs)
     return {
         "loaded": True,
         "dossiers": summary.inserted,
-        "message": f"demo ward loaded: {summary.inserted} dossiers",
+        "days": len(runs),
+        "cases_opened": opened,
+        "message": (
+            f"demo ward loaded: {summary.inserted} dossiers, {len(runs)} days reconciled "
+            f"({start.isoformat()} to {end.isoformat()}), {opened} cases opened"
+        ),
     }
