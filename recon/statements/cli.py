@@ -1,0 +1,60 @@
+"""`recon statements pull` and `recon statements import` (DESIGN 2.4, 6)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from recon.clitools import (
+    json_option,
+    parse_day,
+    print_import_summary,
+    print_json,
+    run,
+    settings_of,
+)
+
+
+@click.group()
+def statements() -> None:
+    """Channels' statements: pull them or import them from files."""
+
+
+@statements.command("pull")
+@click.option("--channel", required=True)
+@click.option("--date", "day", required=True, help="Business day, YYYY-MM-DD.")
+@json_option
+@click.pass_context
+def statements_pull(ctx: click.Context, channel: str, day: str, as_json: bool) -> None:
+    """Pull and store one channel-day (no matching)."""
+    from recon.statements.pull import pull_once
+
+    result = run(pull_once(settings_of(ctx), channel, parse_day(day)))
+    if as_json:
+        print_json(result)
+    else:
+        for name, part in result["channels"].items():
+            click.echo(
+                f"{name} {result['date']}: {part['status']}, {part['lines']} lines, "
+                f"{part['inserted']} new, {part['updated']} updated, "
+                f"{part['duplicates']} duplicates"
+                + (f" — {part['error']}" if part["error"] else "")
+            )
+    if result["status"] == "failed":
+        ctx.exit(1)
+
+
+@statements.command("import")
+@click.option("--channel", required=True)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@click.pass_context
+def statements_import(ctx: click.Context, channel: str, file: Path, as_json: bool) -> None:
+    """Import a statement file (CSV or XLSX), all or nothing (DESIGN 2.4)."""
+    from recon.statements.pull import import_file
+
+    summary = run(import_file(settings_of(ctx), channel, file))
+    print_import_summary(summary, as_json=as_json)
+    if summary.rejected:
+        ctx.exit(2)
