@@ -22,6 +22,18 @@ DossierState = Literal["received", "processing", "completed", "cancelled", "reje
 
 LINE_KINDS: tuple[LineKind, ...] = ("payment", "refund", "settlement")
 LINE_STATUSES: tuple[LineStatus, ...] = ("success", "failed", "pending", "reversed")
+CASE_TYPES = (
+    "UNDERPAID",
+    "OVERPAID",
+    "DUPLICATE_PAYMENT",
+    "PAYMENT_ON_CLOSED_DOSSIER",
+    "UNMATCHED_PAYMENT",
+    "AMBIGUOUS_REFERENCE",
+    "UNMATCHED_REFUND",
+    "MISSING_IN_STATEMENT",
+    "STATUS_CONFLICT",
+    "CONTROL_TOTAL_MISMATCH",
+)
 DOSSIER_STATES: tuple[DossierState, ...] = (
     "received",
     "processing",

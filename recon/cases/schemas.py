@@ -7,18 +7,6 @@ from typing import Any
 
 import msgspec
 
-CASE_TYPES = (
-    "UNDERPAID",
-    "OVERPAID",
-    "DUPLICATE_PAYMENT",
-    "PAYMENT_ON_CLOSED_DOSSIER",
-    "UNMATCHED_PAYMENT",
-    "AMBIGUOUS_REFERENCE",
-    "UNMATCHED_REFUND",
-    "MISSING_IN_STATEMENT",
-    "STATUS_CONFLICT",
-    "CONTROL_TOTAL_MISMATCH",
-)
 STATUS_FILTERS = ("open", "resolved", "closed", "all")
 
 

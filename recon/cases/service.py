@@ -11,7 +11,6 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.cases.schemas import (
-    CASE_TYPES,
     STATUS_FILTERS,
     CaseDetail,
     CaseEventOut,
@@ -20,6 +19,7 @@ from recon.cases.schemas import (
     CaseSummary,
 )
 from recon.db.models import LIVE_CASE_STATUSES, Case, CaseEvent, CaseLine, Dossier, StatementLineRow
+from recon.domain import CASE_TYPES
 from recon.errors import BadInput, NotFound
 
 MAX_PAGE = 1000

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from recon.db.types import BigId, UTCDateTime
+from recon.domain import CASE_TYPES, DOSSIER_STATES, LINE_KINDS, LINE_STATUSES
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -40,23 +41,8 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-DOSSIER_STATES = ("received", "processing", "completed", "cancelled", "rejected")
-LINE_KINDS = ("payment", "refund", "settlement")
-LINE_STATUSES = ("success", "failed", "pending", "reversed")
 RUN_STATUSES = ("running", "succeeded", "partial", "failed")
 FETCH_STATUSES = ("running", "succeeded", "failed")
-CASE_TYPES = (
-    "UNDERPAID",
-    "OVERPAID",
-    "DUPLICATE_PAYMENT",
-    "PAYMENT_ON_CLOSED_DOSSIER",
-    "UNMATCHED_PAYMENT",
-    "AMBIGUOUS_REFERENCE",
-    "UNMATCHED_REFUND",
-    "MISSING_IN_STATEMENT",
-    "STATUS_CONFLICT",
-    "CONTROL_TOTAL_MISMATCH",
-)
 CASE_STATUSES = ("open", "reopened", "resolved", "closed")
 LIVE_CASE_STATUSES = ("open", "reopened")
 RESOLUTIONS = ("linked", "accepted", "refund_requested", "written_off", "channel_dispute")

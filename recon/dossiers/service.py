@@ -14,6 +14,7 @@ import msgspec
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recon.db.chunks import chunks
 from recon.db.models import Dossier, DossierHistory, DossierPaymentRef, table
 from recon.domain import business_day_of
 from recon.dossiers.schemas import DossierOut, DossierRecord, ImportSummary, RejectedRow
@@ -21,7 +22,6 @@ from recon.errors import NotFound
 from recon.matching.normalize import code_key, ref_key
 from recon.rows import RowError
 
-CHUNK = 500
 # the code's first spelling is kept: a later call may write it in another letter case
 COMPARED = (
     "procedure_code",
@@ -111,7 +111,7 @@ async def _load_stored(db_session: AsyncSession, records: list[DossierRecord]) -
     keys = [r.code_key for r in records]
     refs_named = sorted({ref_key(ref) for r in records for ref in r.payment_refs})
     dossiers: dict[str, dict[str, Any]] = {}
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         result = await db_session.execute(
             select(
                 Dossier.id,
@@ -124,7 +124,7 @@ async def _load_stored(db_session: AsyncSession, records: list[DossierRecord]) -
             dossiers[found["code_key"]] = dict(found)
     refs: dict[int, list[str]] = {}
     ids = [d["id"] for d in dossiers.values()]
-    for id_chunk in _chunks(ids):
+    for id_chunk in chunks(ids):
         result = await db_session.execute(
             select(DossierPaymentRef.dossier_id, DossierPaymentRef.ref)
             .where(DossierPaymentRef.dossier_id.in_(id_chunk))
@@ -133,7 +133,7 @@ async def _load_stored(db_session: AsyncSession, records: list[DossierRecord]) -
         for dossier_id, ref in result:
             refs.setdefault(dossier_id, []).append(ref)
     ref_owner: dict[str, tuple[int, str]] = {}
-    for ref_chunk in _chunks(refs_named):
+    for ref_chunk in chunks(refs_named):
         result = await db_session.execute(
             select(DossierPaymentRef.ref_key, Dossier.id, Dossier.dossier_code)
             .join(Dossier, Dossier.id == DossierPaymentRef.dossier_id)
@@ -229,7 +229,7 @@ async def _insert_new(
     )
     # reading the ids back by key is several times faster than INSERT … RETURNING on aiosqlite
     id_of: dict[str, int] = {}
-    for chunk in _chunks([r.code_key for r in new]):
+    for chunk in chunks([r.code_key for r in new]):
         found = await db_session.execute(
             select(Dossier.code_key, Dossier.id).where(Dossier.code_key.in_(chunk))
         )
@@ -289,7 +289,7 @@ async def _update_changed(
         for record, current in changed
         if record.payment_refs != stored.refs.get(current["id"], ())
     ]
-    for id_chunk in _chunks([dossier_id for dossier_id, _ in ref_changes]):
+    for id_chunk in chunks([dossier_id for dossier_id, _ in ref_changes]):
         await db_session.execute(
             delete(DossierPaymentRef).where(DossierPaymentRef.dossier_id.in_(id_chunk))
         )
@@ -314,11 +314,6 @@ async def _update_changed(
             }
         )
     await db_session.execute(insert(table(DossierHistory)), history)
-
-
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
 
 
 async def get_dossier(*, db_session: AsyncSession, code: str) -> DossierOut:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recon.db.chunks import chunks
 from recon.db.models import (
     LIVE_CASE_STATUSES,
     Case,
@@ -32,7 +32,6 @@ from recon.matching.types import ControlMismatch
 from recon.matching.types import Dossier as EngineDossier
 from recon.matching.types import Line as EngineLine
 
-CHUNK = 500
 BIG_CHUNK = 10_000  # IN lists of candidate codes: fewer round trips
 LINE_CASE_TYPES = (
     "UNMATCHED_PAYMENT",
@@ -40,11 +39,6 @@ LINE_CASE_TYPES = (
     "UNMATCHED_REFUND",
     "STATUS_CONFLICT",
 )
-
-
-def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def to_engine_line(

@@ -14,9 +14,9 @@ import msgspec
 from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recon.db.chunks import chunks
 from recon.db.models import LIVE_CASE_STATUSES, Case, CaseEvent, CaseLine, Match, table
 from recon.matching.types import CaseOut, Resolution
-from recon.runs.loader import chunks
 
 ENGINE = "engine"
 
@@ -90,8 +90,8 @@ async def cases_in_scope(
         about = select(CaseLine.case_id).where(CaseLine.line_id.in_(part))
         query = select(Case).where(not_closed, Case.id.in_(about), Case.dossier_id.is_(None))
         found.update((c.id, c) for c in (await session.execute(query)).scalars())
-    for part in chunks(sorted(set(identities))):
-        query = select(Case).where(not_closed, Case.identity.in_(part))
+    for names in chunks(sorted(set(identities))):
+        query = select(Case).where(not_closed, Case.identity.in_(names))
         found.update((c.id, c) for c in (await session.execute(query)).scalars())
     days = [
         Case.identity == f"CONTROL_TOTAL_MISMATCH:{channel}:{day.isoformat()}"

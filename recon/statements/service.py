@@ -15,6 +15,7 @@ import msgspec
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recon.db.chunks import chunks
 from recon.db.models import (
     ChannelDay,
     ChannelFetch,
@@ -27,7 +28,6 @@ from recon.domain import StatementLine
 from recon.errors import Conflict
 from recon.matching.normalize import ref_key
 
-CHUNK = 500
 # where each status may move to; anything else seen again is a duplicate
 FORWARD = {
     "pending": {"success", "failed", "reversed"},
@@ -133,7 +133,7 @@ async def _stored_statuses(
         by_channel.setdefault(channel, []).append(txn_id)
     found: dict[tuple[str, str], tuple[int, str]] = {}
     for channel, txn_ids in by_channel.items():
-        for chunk in _chunks(txn_ids):
+        for chunk in chunks(txn_ids):
             result = await db_session.execute(
                 select(
                     StatementLineRow.channel_txn_id, StatementLineRow.id, StatementLineRow.status
@@ -145,11 +145,6 @@ async def _stored_statuses(
             for txn_id, line_id, status in result:
                 found[(channel, txn_id)] = (line_id, status)
     return found
-
-
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
 
 
 async def refuse_closed_days(db_session: AsyncSession, days: Iterable[date]) -> None:
