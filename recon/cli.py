@@ -15,7 +15,9 @@ import click
 from recon.auth.cli import apikeys, users
 from recon.cases.cli import cases
 from recon.clitools import json_option, print_json, run, settings_of
+from recon.days.cli import days
 from recon.dossiers.cli import dossiers
+from recon.ledger.cli import ledger
 from recon.runs.cli import reconcile
 from recon.statements.cli import statements
 
@@ -84,7 +86,7 @@ def demo(ctx: click.Context, host: str, port: int, as_json: bool) -> None:
         sims.stop()
 
 
-for _command in (dossiers, statements, reconcile, cases, apikeys, users):
+for _command in (dossiers, statements, reconcile, cases, ledger, days, apikeys, users):
     recon_group.add_command(_command)
 
 

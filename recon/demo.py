@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from fixtures.simulators.server import SimulatorProcess, spawn_simulators
 from fixtures.ward import generate_ward
+from recon.auth.service import create_user
 from recon.db.migrate import upgrade
 from recon.db.models import Dossier
 from recon.db.session import open_database
@@ -28,6 +29,9 @@ from recon.runs.service import reconcile_day
 from recon.settings import Settings, load_settings
 
 DEMO_DAYS = 30
+# the demo database's own accounts: a demo is not a deployment, and its page needs a login
+DEMO_USERS = (("ketoan", "accountant"), ("duyet", "approver"))
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - published with the demo, never a deployment
 DEMO_SEED = 2024
 PORT_BASE = 9100
 
@@ -100,6 +104,15 @@ async def load_demo(settings: Settings, start: date, end: date) -> dict[str, Any
                 )
                 runs.append(run)
                 day += timedelta(days=1)
+        async with sessionmaker() as session:
+            for username, role in DEMO_USERS:
+                await create_user(
+                    db_session=session,
+                    username=username,
+                    role=role,
+                    password=DEMO_PASSWORD,
+                    now=datetime.now(UTC),
+                )
     opened = sum(run.cases_opened for run in runs)
     return {
         "loaded": True,
@@ -108,6 +121,8 @@ async def load_demo(settings: Settings, start: date, end: date) -> dict[str, Any
         "cases_opened": opened,
         "message": (
             f"demo ward loaded: {summary.inserted} dossiers, {len(runs)} days reconciled "
-            f"({start.isoformat()} to {end.isoformat()}), {opened} cases opened"
+            f"({start.isoformat()} to {end.isoformat()}), {opened} cases opened; sign in to "
+            f"the web page as ketoan or duyet with the password {DEMO_PASSWORD!r}"
         ),
+        "users": [name for name, _ in DEMO_USERS],
     }

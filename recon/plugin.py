@@ -13,18 +13,26 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import CLIPluginProtocol, InitPluginProtocol
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template.config import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon import __version__
 from recon.auth.guards import require_api_key
 from recon.cases.controllers import get_cases, get_one_case
+from recon.days.controllers import get_days, post_close_day, post_reopen_day
 from recon.db.session import create_engine, create_sessionmaker
 from recon.dossiers.controllers import post_dossier_batch, put_dossier, state_settings
+from recon.ledger.controllers import get_ledger
 from recon.runs.controllers import get_one_run, get_runs
 from recon.settings import Settings
 from recon.system.controllers import healthz, metrics, readyz
 from recon.system.errors import EXCEPTION_HANDLERS
 from recon.system.observability import request_id_middleware
+from recon.web import TEMPLATES_DIR
+from recon.web.auth import require_web_user
+from recon.web.controllers import ledger_download, ledger_page, web_root
+from recon.web.format import register_filters
 
 if TYPE_CHECKING:
     from click import Group
@@ -53,11 +61,24 @@ class ReconPlugin(InitPluginProtocol, CLIPluginProtocol):
                 get_one_case,
                 get_runs,
                 get_one_run,
+                get_ledger,
+                get_days,
+                post_close_day,
+                post_reopen_day,
             ],
             security=[{"apiKey": []}],
             tags=["api"],
         )
-        app_config.route_handlers.extend([healthz, readyz, metrics, api])
+        web = Router(
+            path="/",
+            guards=[require_web_user],
+            route_handlers=[web_root, ledger_page, ledger_download],
+            include_in_schema=False,
+        )
+        app_config.route_handlers.extend([healthz, readyz, metrics, api, web])
+        app_config.template_config = TemplateConfig(
+            directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=register_filters
+        )
         app_config.dependencies.update(
             {
                 "db_session": Provide(provide_db_session),

@@ -21,7 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from recon.db.models import ROLES, ApiKey, User
 from recon.errors import BadInput, Conflict, NotFound
 
-SCOPES = ("dossiers:write", "payments:read", "cases:read", "runs:read", "ledger:read")
+SCOPES = (
+    "dossiers:write",
+    "payments:read",
+    "cases:read",
+    "runs:read",
+    "ledger:read",
+    "days:write",
+)
 KEY_PREFIX = "rk_"
 MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()

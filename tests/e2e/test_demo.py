@@ -35,6 +35,7 @@ async def test_the_demo_loads_and_reconciles_an_empty_database_only(
         assert first["dossiers"] > 50
         assert first["days"] == 4
         assert first["cases_opened"] > 0
+        assert first["users"] == ["ketoan", "duyet"]
         again = await load_demo(settings, start, end)
         assert again["loaded"] is False
         assert again["dossiers"] == first["dossiers"]

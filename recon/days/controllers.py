@@ -1,0 +1,62 @@
+"""Closing days over HTTP: `GET /api/v1/days` (ledger:read), `POST /api/v1/days/{date}/close`
+and `/reopen` (days:write). The key authorises the calling service; `user` names the person who
+acts, and that person's role is checked as on the command line."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import msgspec
+from litestar import get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recon.days.service import DayOut, close_day, list_days, reopen_day
+from recon.errors import BadInput
+from recon.settings import Settings
+
+
+class DayAction(msgspec.Struct, forbid_unknown_fields=True):
+    user: str
+    note: str
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"date: {text!r} is not a date YYYY-MM-DD") from None
+
+
+@get("/days", opt={"scope": "ledger:read"}, summary="Days ever closed, and their state")
+async def get_days(db_session: NamedDependency[AsyncSession]) -> list[DayOut]:
+    return await list_days(db_session)
+
+
+@post("/days/{day:str}/close", opt={"scope": "days:write"}, status_code=200, summary="Close a day")
+async def post_close_day(
+    day: FromPath[str],
+    data: JSONBody[DayAction],
+    db_session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
+) -> DayOut:
+    return await close_day(
+        db_session,
+        day=_day(day),
+        username=data.user,
+        note=data.note,
+        channels=settings.channel_names(),
+        now=datetime.now(UTC),
+    )
+
+
+@post(
+    "/days/{day:str}/reopen", opt={"scope": "days:write"}, status_code=200, summary="Reopen a day"
+)
+async def post_reopen_day(
+    day: FromPath[str], data: JSONBody[DayAction], db_session: NamedDependency[AsyncSession]
+) -> DayOut:
+    return await reopen_day(
+        db_session, day=_day(day), username=data.user, note=data.note, now=datetime.now(UTC)
+    )

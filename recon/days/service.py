@@ -1,0 +1,155 @@
+"""Closing a business day ("chốt sổ") and reopening it (DESIGN 4, issue 5).
+
+An accountant closes a day for all channels at once, when it has no live cases or with a
+sign-off note naming each live one (`#id`). The day's ledger figures are frozen in a snapshot;
+pulls and runs of a closed day are refused until an approver reopens it. Both acts are audited.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import msgspec
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from recon.auth.service import find_user
+from recon.db.models import LIVE_CASE_STATUSES, Case, DayEvent, LedgerDay, User, table
+from recon.errors import BadInput, Conflict, Forbidden
+from recon.ledger.service import snapshot_of_day
+
+CLOSERS = ("accountant", "approver", "admin")
+REOPENERS = ("approver",)
+
+
+class DayOut(msgspec.Struct, kw_only=True):
+    date: date
+    status: str
+    closed_at: datetime | None
+    closed_by: str | None
+    note: str
+    live_cases: list[int] = msgspec.field(default_factory=list)
+
+
+class DayEventOut(msgspec.Struct, kw_only=True):
+    date: date
+    action: str
+    user: str
+    at: datetime
+    note: str
+
+
+async def _actor(session: AsyncSession, username: str, roles: Sequence[str], act: str) -> User:
+    user = await find_user(db_session=session, username=username)
+    if user.role not in roles:
+        raise Forbidden(
+            f"{act} needs the role {' or '.join(roles)}; {user.username} is {user.role}"
+        )
+    return user
+
+
+async def live_case_ids(session: AsyncSession, day: date) -> list[int]:
+    query = (
+        select(Case.id)
+        .where(Case.business_day == day, Case.status.in_(LIVE_CASE_STATUSES))
+        .order_by(Case.id)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+def _named(note: str) -> set[int]:
+    return {int(n) for n in re.findall(r"#(\d+)", note)}
+
+
+async def close_day(
+    session: AsyncSession,
+    *,
+    day: date,
+    username: str,
+    note: str,
+    channels: Sequence[str],
+    now: datetime,
+) -> DayOut:
+    note = note.strip()
+    if not note:
+        raise BadInput("--note: a note is required to close a day")
+    user = await _actor(session, username, CLOSERS, "closing a day")
+    row = await session.get(LedgerDay, day)
+    if row is not None and row.status == "closed":
+        raise Conflict(f"business day {day.isoformat()} is already closed")
+    live = await live_case_ids(session, day)
+    unnamed = [case_id for case_id in live if case_id not in _named(note)]
+    if unnamed:
+        listed = ", ".join(f"#{case_id}" for case_id in unnamed)
+        raise Conflict(
+            f"business day {day.isoformat()} has {len(live)} live case(s); to sign off, name "
+            f"each in the note: {listed}"
+        )
+    snapshot = await snapshot_of_day(session, day, channels)
+    if row is None:
+        row = LedgerDay(business_day=day, status="closed")
+        session.add(row)
+    row.status, row.closed_at, row.closed_by, row.note = "closed", now, user.id, note
+    row.snapshot = msgspec.json.encode(snapshot).decode()
+    await session.execute(
+        insert(table(DayEvent)),
+        [{"business_day": day, "action": "close", "user_id": user.id, "at": now, "note": note}],
+    )
+    await session.commit()
+    return DayOut(
+        date=day,
+        status="closed",
+        closed_at=now,
+        closed_by=user.username,
+        note=note,
+        live_cases=live,
+    )
+
+
+async def reopen_day(
+    session: AsyncSession, *, day: date, username: str, note: str, now: datetime
+) -> DayOut:
+    note = note.strip()
+    if not note:
+        raise BadInput("--note: a note is required to reopen a day")
+    user = await _actor(session, username, REOPENERS, "reopening a day")
+    row = await session.get(LedgerDay, day)
+    if row is None or row.status != "closed":
+        raise Conflict(f"business day {day.isoformat()} is not closed")
+    row.status, row.snapshot = "open", None
+    await session.execute(
+        insert(table(DayEvent)),
+        [{"business_day": day, "action": "reopen", "user_id": user.id, "at": now, "note": note}],
+    )
+    await session.commit()
+    return DayOut(date=day, status="open", closed_at=None, closed_by=None, note=note)
+
+
+async def list_days(session: AsyncSession) -> list[DayOut]:
+    query = (
+        select(LedgerDay, User.username)
+        .outerjoin(User, User.id == LedgerDay.closed_by)
+        .order_by(LedgerDay.business_day)
+    )
+    return [
+        DayOut(
+            date=row.business_day,
+            status=row.status,
+            closed_at=row.closed_at if row.status == "closed" else None,
+            closed_by=name if row.status == "closed" else None,
+            note=row.note,
+        )
+        for row, name in await session.execute(query)
+    ]
+
+
+async def day_events(session: AsyncSession, day: date | None = None) -> list[DayEventOut]:
+    query = select(DayEvent, User.username).join(User, User.id == DayEvent.user_id)
+    if day is not None:
+        query = query.where(DayEvent.business_day == day)
+    return [
+        DayEventOut(date=e.business_day, action=e.action, user=name, at=e.at, note=e.note)
+        for e, name in await session.execute(query.order_by(DayEvent.id))
+    ]

@@ -1,0 +1,55 @@
+"""`recon ledger --from D --to D [--channel C] [--format json|csv|xlsx] [--output FILE]`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from recon.clitools import parse_day, run, settings_of
+from recon.errors import BadInput
+from recon.ledger.exports import FORMATS, render_ledger
+from recon.ledger.schemas import Ledger
+from recon.ledger.service import build_ledger, ledger_channels
+from recon.settings import Settings
+
+
+async def ledger_once(settings: Settings, start: str, end: str, channel: str | None) -> Ledger:
+    from recon.db.session import open_database
+
+    channels = ledger_channels(settings, channel)
+    first, last = parse_day(start, "--from"), parse_day(end, "--to")
+    async with open_database(settings.database_url) as sessionmaker, sessionmaker() as session:
+        return await build_ledger(session, first, last, channels)
+
+
+@click.command()
+@click.option("--from", "start", required=True, help="First business day, YYYY-MM-DD.")
+@click.option("--to", "end", required=True, help="Last business day (inclusive).")
+@click.option("--channel", default=None)
+@click.option("--format", "fmt", default="json", help="json (default), csv or xlsx")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
+@click.pass_context
+def ledger(
+    ctx: click.Context,
+    start: str,
+    end: str,
+    channel: str | None,
+    fmt: str,
+    output: Path | None,
+    as_json: bool,
+) -> None:
+    """The daily ledger over an inclusive range (DESIGN 5)."""
+    fmt = "json" if as_json else fmt.strip().lower()
+    if fmt not in FORMATS:
+        raise BadInput(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    settings = settings_of(ctx)
+    ledger_ = run(ledger_once(settings, start, end, channel))
+    data = render_ledger(ledger_, fmt, ward_name=settings.ward_name)
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        output.write_bytes(data)

@@ -1,0 +1,122 @@
+"""`GET /api/v1/ledger` in JSON, CSV and XLSX; `/api/v1/days` close and reopen."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import openpyxl
+import pytest
+from litestar.testing import AsyncTestClient
+
+from recon.ledger.exports import parse_ledger_csv
+from recon.settings import Settings
+from tests.helpers import make_key
+from tests.ledger.test_ledger import D1, D2, MOMO_D1, people, ward
+
+__all__ = ["people", "ward"]
+
+
+@pytest.fixture
+async def auth(settings: Settings) -> dict[str, str]:
+    key = await make_key(settings, "ledger:read", "days:write")
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def test_the_ledger_in_json(
+    client: AsyncTestClient[Any], auth: dict[str, str], ward: None
+) -> None:
+    response = await client.get("/api/v1/ledger", params={"from": D1, "to": D2}, headers=auth)
+    assert response.status_code == 200, response.text
+    data = response.json()
+    momo = next(r for r in data["rows"] if (r["date"], r["channel"]) == (D1, "momo"))
+    assert {k: momo[k] for k in MOMO_D1} == MOMO_D1
+    assert "content-disposition" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("params", "accept"),
+    [({"format": "csv"}, "application/json"), ({}, "text/csv")],
+)
+async def test_the_ledger_in_csv_by_format_or_accept(
+    client: AsyncTestClient[Any],
+    auth: dict[str, str],
+    ward: None,
+    params: dict[str, str],
+    accept: str,
+) -> None:
+    as_json = (
+        await client.get("/api/v1/ledger", params={"from": D1, "to": D2}, headers=auth)
+    ).json()
+    response = await client.get(
+        "/api/v1/ledger",
+        params={"from": D1, "to": D2, **params},
+        headers={**auth, "Accept": accept},
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert (
+        'filename="so-doi-soat_2025-11-24_2025-11-25.csv"'
+        in response.headers["content-disposition"]
+    )
+    parsed = parse_ledger_csv(response.content)
+    assert parsed["rows"] == as_json["rows"]
+    assert parsed["totals"] == as_json["totals"]
+
+
+async def test_the_ledger_in_xlsx(
+    client: AsyncTestClient[Any], auth: dict[str, str], ward: None
+) -> None:
+    response = await client.get(
+        "/api/v1/ledger", params={"from": D1, "to": D2, "format": "xlsx"}, headers=auth
+    )
+    assert response.status_code == 200
+    assert "spreadsheetml" in response.headers["content-type"]
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    assert book.worksheets[0]["A1"].value.startswith("Sổ đối soát thanh toán")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"from": D1},
+        {"from": "x", "to": D2},
+        {"from": D2, "to": D1},
+        {"from": D1, "to": D2, "format": "pdf"},
+    ],
+)
+async def test_bad_ledger_queries(
+    client: AsyncTestClient[Any], auth: dict[str, str], params: dict[str, str]
+) -> None:
+    response = await client.get("/api/v1/ledger", params=params, headers=auth)
+    assert response.status_code in (400, 422)
+    assert set(response.json()) == {"status", "title", "detail", "errors"}
+
+
+async def test_days_close_and_reopen_over_http(
+    client: AsyncTestClient[Any],
+    auth: dict[str, str],
+    ward: None,
+    people: None,
+    run_cli: Callable[..., Any],
+) -> None:
+    closed = await client.post(
+        f"/api/v1/days/{D2}/close", json={"user": "ketoan", "note": "Khớp hết"}, headers=auth
+    )
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["status"] == "closed"
+    listed = (await client.get("/api/v1/days", headers=auth)).json()
+    assert [(d["date"], d["status"], d["closed_by"]) for d in listed] == [(D2, "closed", "ketoan")]
+    refused = await client.post(
+        f"/api/v1/days/{D2}/reopen", json={"user": "ketoan", "note": "x"}, headers=auth
+    )
+    assert refused.status_code == 403
+    reopened = await client.post(
+        f"/api/v1/days/{D2}/reopen", json={"user": "duyet", "note": "Bổ sung"}, headers=auth
+    )
+    assert reopened.status_code == 200
+    conflict = await client.post(
+        f"/api/v1/days/{D1}/close", json={"user": "ketoan", "note": "ok"}, headers=auth
+    )
+    assert conflict.status_code == 409
