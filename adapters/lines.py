@@ -35,8 +35,10 @@ def mask_number(value: str | None) -> str | None:
     """
     if not value:
         return None
-    hidden = {i for i, ch in enumerate(value) if ch.isdigit()}
-    hidden -= set(sorted(hidden)[-3:])
+    if value.isascii() and value.isdigit():  # the common case, without a loop per character
+        return "*" * max(len(value) - 3, 0) + value[-3:]
+    digits = [i for i, ch in enumerate(value) if ch.isdigit()]
+    hidden = set(digits[:-3])
     return "".join("*" if i in hidden else ch for i, ch in enumerate(value))
 
 

@@ -28,6 +28,8 @@ from recon.domain import StatementLine
 from recon.errors import Conflict
 from recon.matching.normalize import ref_key
 
+INSERT_BATCH = 5_000
+LOOKUP_BATCH = 5_000  # well under both databases' cap on bound parameters
 # where each status may move to; anything else seen again is a duplicate
 FORWARD = {
     "pending": {"success", "failed", "reversed"},
@@ -79,16 +81,18 @@ async def store_lines(
     for line in lines:  # the same line twice in one delivery is one line: keep the later
         latest[(line.channel, line.channel_txn_id)] = line
     stored = await _stored_statuses(db_session, list(latest))
-    new: list[dict[str, Any]] = []
+    new: list[StatementLine] = []
     moved: list[tuple[int, str, StatementLine]] = []
     for key, line in latest.items():
         found = stored.get(key)
         if found is None:
-            new.append(_row(line, fetch_id=fetch_id, now=now))
+            new.append(line)
         elif line.status in FORWARD[found[1]]:
             moved.append((found[0], found[1], line))
-    if new:
-        await db_session.execute(insert(table(StatementLineRow)), new)
+    # rows are built a batch at a time: a 100,000-line day never holds all its dicts at once
+    for batch in chunks(new, INSERT_BATCH):
+        rows = [_row(line, fetch_id=fetch_id, now=now) for line in batch]
+        await db_session.execute(insert(table(StatementLineRow)), rows)
     if moved:
         await db_session.execute(
             update(StatementLineRow),
@@ -133,7 +137,7 @@ async def _stored_statuses(
         by_channel.setdefault(channel, []).append(txn_id)
     found: dict[tuple[str, str], tuple[int, str]] = {}
     for channel, txn_ids in by_channel.items():
-        for chunk in chunks(txn_ids):
+        for chunk in chunks(txn_ids, LOOKUP_BATCH):
             result = await db_session.execute(
                 select(
                     StatementLineRow.channel_txn_id, StatementLineRow.id, StatementLineRow.status
