@@ -22,6 +22,7 @@ from recon.errors import NotFound
 from recon.matching.normalize import code_key, ref_key
 from recon.rows import RowError
 
+INSERT_BATCH = 5_000  # rows per executemany; well under the databases' parameter caps
 # the code's first spelling is kept: a later call may write it in another letter case
 COMPARED = (
     "procedure_code",
@@ -221,39 +222,39 @@ async def _insert_new(
     actor: str,
     now: datetime,
 ) -> None:
-    if not new:
-        return
-    await db_session.execute(
-        insert(table(Dossier)),
-        [{**_values(r, now), "dossier_code": r.dossier_code, "created_at": now} for r in new],
-    )
-    # reading the ids back by key is several times faster than INSERT … RETURNING on aiosqlite
-    id_of: dict[str, int] = {}
-    for chunk in chunks([r.code_key for r in new]):
-        found = await db_session.execute(
-            select(Dossier.code_key, Dossier.id).where(Dossier.code_key.in_(chunk))
+    # a batch at a time: a million-row import never holds a million parameter dicts at once
+    for batch in chunks(new, INSERT_BATCH):
+        await db_session.execute(
+            insert(table(Dossier)),
+            [{**_values(r, now), "dossier_code": r.dossier_code, "created_at": now} for r in batch],
         )
-        id_of.update(dict(found.all()))
-    ids = [id_of[r.code_key] for r in new]
-    await _insert_refs(db_session, zip(ids, new, strict=True))
-    await db_session.execute(
-        insert(table(DossierHistory)),
-        [
-            {
-                "dossier_id": dossier_id,
-                "changed_at": now,
-                "source": source,
-                "actor": actor,
-                "change": "created",
-                "fee_before": None,
-                "fee_after": r.fee_amount,
-                "state_before": None,
-                "state_after": r.state,
-                "changed_fields": "",
-            }
-            for dossier_id, r in zip(ids, new, strict=True)
-        ],
-    )
+        # reading the ids back by key is several times faster than INSERT … RETURNING on aiosqlite
+        found = await db_session.execute(
+            select(Dossier.code_key, Dossier.id).where(
+                Dossier.code_key.in_([r.code_key for r in batch])
+            )
+        )
+        id_of = dict(found.all())
+        ids = [id_of[r.code_key] for r in batch]
+        await _insert_refs(db_session, zip(ids, batch, strict=True))
+        await db_session.execute(
+            insert(table(DossierHistory)),
+            [
+                {
+                    "dossier_id": dossier_id,
+                    "changed_at": now,
+                    "source": source,
+                    "actor": actor,
+                    "change": "created",
+                    "fee_before": None,
+                    "fee_after": r.fee_amount,
+                    "state_before": None,
+                    "state_after": r.state,
+                    "changed_fields": "",
+                }
+                for dossier_id, r in zip(ids, batch, strict=True)
+            ],
+        )
 
 
 async def _insert_refs(
