@@ -181,7 +181,16 @@ class StatementLineRow(Base):
         CheckConstraint(f"fee >= 0 AND fee <= {MAX_MONEY}", name="fee"),
         CheckConstraint(_in("kind", LINE_KINDS), name="kind"),
         CheckConstraint(_in("status", LINE_STATUSES), name="status"),
-        Index("ix_statement_lines_day_channel", "business_day", "channel"),
+        # covering the ledger's aggregate (migration 0002)
+        Index(
+            "ix_statement_lines_day_channel_totals",
+            "business_day",
+            "channel",
+            "status",
+            "kind",
+            "amount",
+            "fee",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

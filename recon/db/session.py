@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -61,3 +61,15 @@ async def open_database(database_url: str) -> AsyncIterator[async_sessionmaker[A
         yield create_sessionmaker(engine)
     finally:
         await engine.dispose()
+
+
+async def refresh_statistics(session: AsyncSession) -> None:
+    """Keep SQLite's planner statistics current after bulk writes (PostgreSQL's autovacuum
+    does this by itself). Without them SQLite picks the wrong index for the ledger's aggregate.
+    `analysis_limit` samples each index, so this takes milliseconds, not a full scan."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    await session.execute(text("PRAGMA analysis_limit=1000"))
+    await session.execute(text("ANALYZE"))
+    await session.commit()

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
-from recon.db.session import open_database
+from recon.db.session import open_database, refresh_statistics
 from recon.dossiers.parsing import records_from_file
 from recon.dossiers.schemas import ImportSummary
 from recon.dossiers.service import summary_of_errors, upsert_dossiers
@@ -43,4 +43,5 @@ async def import_dossier_bytes(
             actor=f"cli:{name}",
             now=datetime.now(UTC),
         )
+        await refresh_statistics(session)
     return outcome.summary

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.base import RetryPolicy
 from recon.db.models import LIVE_CASE_STATUSES, Case, ChannelDay, Run
+from recon.db.session import refresh_statistics
 from recon.matching.engine import run_engine
 from recon.matching.resolve import DossierIndex, resolve_all
 from recon.matching.types import EngineInput
@@ -246,6 +247,7 @@ async def _match_and_judge(
             )
         )
         await session.commit()
+        await refresh_statistics(session)
     return result
 
 

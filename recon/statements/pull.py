@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from adapters.base import ChannelError, ControlTotalsMismatch, RetryPolicy
 from adapters.files import parse_statement_file
 from recon.db.models import ChannelFetch
+from recon.db.session import refresh_statistics
 from recon.domain import StatementLine
 from recon.dossiers.schemas import ImportSummary
 from recon.dossiers.service import summary_of_errors
@@ -213,6 +214,7 @@ async def import_statement_bytes(
         counts = await store_lines(session, lines, fetch_id=fetch_id, now=clock())
         await _finish_fetch(session, fetch_id, counts, clock())
         await session.commit()
+        await refresh_statistics(session)
     return ImportSummary(
         received=len(lines),
         inserted=counts.inserted,

@@ -10,6 +10,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from recon.app import create_app
+from recon.db.migrate import head_revision
 from recon.settings import Settings, load_settings
 
 
@@ -22,7 +23,7 @@ async def test_healthz(client: AsyncTestClient[Any]) -> None:
 async def test_readyz_when_migrated(client: AsyncTestClient[Any]) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["schema"] == "0001"
+    assert response.json()["schema"] == head_revision() == "0002"
 
 
 async def test_readyz_is_503_on_an_unmigrated_database(tmp_path: Path) -> None:
