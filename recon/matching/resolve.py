@@ -19,15 +19,17 @@ class DossierIndex:
         self.by_id: dict[int, Dossier] = {}
         self.by_ref: dict[str, Dossier] = {}
         self.by_code: dict[str, Dossier] = {}
-        self.by_prefix: dict[str, list[Dossier]] = {}
+        # rule 3: normalised codes by their length, so that each place in a text costs one
+        # dict lookup per distinct length (codes share long prefixes such as "H1725")
+        self.by_key: dict[int, dict[str, Dossier]] = {}
         for dossier in sorted(dossiers, key=lambda d: d.id):
             self.by_id[dossier.id] = dossier
             for key in dossier.ref_keys:
                 self.by_ref.setdefault(key, dossier)
             self.by_code.setdefault(ref_key(dossier.code), dossier)
             if len(dossier.code_key) >= MIN_SEARCHED_CODE:
-                prefix = dossier.code_key[:MIN_SEARCHED_CODE]
-                self.by_prefix.setdefault(prefix, []).append(dossier)
+                same_length = self.by_key.setdefault(len(dossier.code_key), {})
+                same_length.setdefault(dossier.code_key, dossier)
 
     def codes_in(self, text: str) -> list[Dossier]:
         """Dossiers whose normalised code occurs in the normalised text (rule 3).
@@ -36,10 +38,11 @@ class DossierIndex:
         the same dossier named twice is one dossier.
         """
         found: list[tuple[int, int, Dossier]] = []
-        for start in range(len(text) - MIN_SEARCHED_CODE + 1):
-            for dossier in self.by_prefix.get(text[start : start + MIN_SEARCHED_CODE], ()):
-                if text.startswith(dossier.code_key, start):
-                    found.append((start, start + len(dossier.code_key), dossier))
+        for length, keys in self.by_key.items():
+            for start in range(len(text) - length + 1):
+                dossier = keys.get(text[start : start + length])
+                if dossier is not None:
+                    found.append((start, start + length, dossier))
         kept = [
             (start, end, dossier)
             for start, end, dossier in found
@@ -89,29 +92,35 @@ def _hit(line: Line, dossier: Dossier, rule: str, **fields: str) -> Resolution:
     )
 
 
-def find_refunded_payment(refund: Line, payments: Sequence[Line]) -> Line | None:
-    """A refund nets against the payment it refunds: by `refund_of`, else by order ref."""
-    same_channel = [p for p in payments if p.channel == refund.channel]
-    if refund.refund_of:
-        for payment in same_channel:
-            if payment.txn_id == refund.refund_of:
-                return payment
-        return None
-    if not refund.order_ref:
-        return None
-    key = ref_key(refund.order_ref)
-    candidates = [p for p in same_channel if p.order_ref and ref_key(p.order_ref) == key]
-    if not candidates:
-        return None
-    # the successful one it most likely refunds: success first, then the latest, then by id
-    candidates.sort(key=lambda p: (p.status == "success", p.paid_at, p.txn_id), reverse=True)
-    return candidates[0]
+class PaymentIndex:
+    """The payments a refund may net against, by `(channel, txn id)` and `(channel, order ref)`."""
+
+    def __init__(self, payments: Sequence[Line]) -> None:
+        self.by_txn: dict[tuple[str, str], Line] = {}
+        self.by_ref: dict[tuple[str, str], list[Line]] = {}
+        for payment in payments:
+            self.by_txn.setdefault((payment.channel, payment.txn_id), payment)
+            if payment.order_ref:
+                key = (payment.channel, ref_key(payment.order_ref))
+                self.by_ref.setdefault(key, []).append(payment)
+
+    def refunded_by(self, refund: Line) -> Line | None:
+        """A refund nets against the payment it refunds: by `refund_of`, else by order ref."""
+        if refund.refund_of:
+            return self.by_txn.get((refund.channel, refund.refund_of))
+        if not refund.order_ref:
+            return None
+        candidates = self.by_ref.get((refund.channel, ref_key(refund.order_ref)), [])
+        if not candidates:
+            return None
+        # the one it most likely refunds: a successful one first, then the latest, then by id
+        return max(candidates, key=lambda p: (p.status == "success", p.paid_at, p.txn_id))
 
 
 def resolve_all(lines: Sequence[Line], index: DossierIndex) -> dict[int, Resolution]:
     """Every line's resolution; fixed lines keep theirs; refunds follow their payment."""
     resolutions: dict[int, Resolution] = {}
-    payments = [line for line in lines if line.kind == "payment"]
+    payments = PaymentIndex([line for line in lines if line.kind == "payment"])
     for line in lines:
         if line.fixed:
             resolutions[line.id] = Resolution(
@@ -124,7 +133,7 @@ def resolve_all(lines: Sequence[Line], index: DossierIndex) -> dict[int, Resolut
     for line in lines:
         if line.kind != "refund" or line.fixed:
             continue
-        payment = find_refunded_payment(line, payments)
+        payment = payments.refunded_by(line)
         if payment is None:
             resolutions[line.id] = Resolution(line_id=line.id, dossier_id=None, rule=None)
             continue
