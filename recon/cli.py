@@ -121,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
             f"recon: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True
         )
         return 1
+    except Exception as exc:  # a bug: still one line, never a traceback on the operator's screen
+        click.echo(f"recon: internal error: {type(exc).__name__}: {exc}", err=True)
+        return 1
     return status if isinstance(status, int) else 0
 
 

@@ -82,14 +82,8 @@ async def reconcile_day(
         run_id = run.id
     try:
         await lease.acquire(sessionmaker, day, run_id, clock())
-    except Exception:
-        async with sessionmaker() as session:
-            await session.execute(
-                update(Run)
-                .where(Run.id == run_id)
-                .values(status="failed", finished_at=clock(), error="lease refused")
-            )
-            await session.commit()
+    except Exception as exc:
+        await _mark_failed(sessionmaker, run_id, f"lease refused: {exc}", clock())
         raise
     try:
         outcomes = await _pull_all(
@@ -99,10 +93,24 @@ async def reconcile_day(
         result = await _match_and_judge(
             sessionmaker, settings, day, channels, outcomes, run_id, clock
         )
+    except Exception as exc:
+        # matching wrote nothing (one transaction); the run must not stay "running" forever
+        await _mark_failed(sessionmaker, run_id, f"{type(exc).__name__}: {exc}", clock())
+        raise
     finally:
         await lease.release(sessionmaker, day, run_id)
     log.info("run %d of %s: %s", run_id, day, result.status)
     return result
+
+
+async def _mark_failed(
+    sessionmaker: async_sessionmaker[AsyncSession], run_id: int, error: str, at: datetime
+) -> None:
+    async with sessionmaker() as session:
+        await session.execute(
+            update(Run).where(Run.id == run_id).values(status="failed", finished_at=at, error=error)
+        )
+        await session.commit()
 
 
 async def _pull_all(

@@ -269,3 +269,26 @@ def test_case_filters(run_cli: Callable[..., Any], ward: None) -> None:
     assert len(cases(run_cli, "--date", D1, "--channel", "vnpay")) == 4
     assert cases(run_cli, "--date", D2) == {}
     assert cases(run_cli, "--status", "resolved") == {}
+
+
+def test_a_run_that_breaks_stores_nothing_is_marked_failed_and_frees_the_day(
+    run_cli: Callable[..., Any], settings: Settings, ward: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import recon.runs.service as service
+    from recon.db.models import Run
+
+    def broken(_: object) -> None:
+        raise RuntimeError("engine exploded")
+
+    engine = service.run_engine
+    monkeypatch.setattr(service, "run_engine", broken)
+    result = run_cli("reconcile", "--date", D1, "--no-pull", "--channel", "vnpay")
+    assert result.code == 1
+    assert result.err == "recon: internal error: RuntimeError: engine exploded\n"
+    assert query(settings, select(Match.id)) == []
+    assert query(settings, select(RunLease)) == []
+    [(status, error)] = query(settings, select(Run.status, Run.error))
+    assert status == "failed"
+    assert "engine exploded" in error
+    monkeypatch.setattr(service, "run_engine", engine)
+    assert reconcile(run_cli, D1, "--channel", "vnpay")["status"] == "succeeded"
