@@ -7,15 +7,18 @@ header name) and `reason`. A file-level fault has `row` None.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import msgspec
 
 from recon.domain import MAX_AMOUNT, as_utc
+from recon.errors import BadInput
 
 
 class RowError(msgspec.Struct, frozen=True):
@@ -165,3 +168,13 @@ def describe_decode_error(message: str) -> tuple[str | None, str]:
         got = f" (got {expected['got']})" if expected["got"] else ""
         return field, f"must be {want}{' ' + bound if bound else ''}{got}"
     return field, reason
+
+
+async def read_input_file(path: Path) -> bytes:
+    """An import's file, whole; a path that is no file is bad input, named."""
+    try:
+        return await asyncio.to_thread(path.read_bytes)
+    except FileNotFoundError:
+        raise BadInput(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise BadInput(f"{path} is a directory, not a file") from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,20 +9,14 @@ from recon.db.session import open_database, refresh_statistics
 from recon.dossiers.parsing import records_from_file
 from recon.dossiers.schemas import ImportSummary
 from recon.dossiers.service import summary_of_errors, upsert_dossiers
-from recon.errors import BadInput
-from recon.rows import FileRejected
+from recon.rows import FileRejected, read_input_file
 from recon.settings import Settings
 
 
 async def import_dossier_file(
     settings: Settings, path: Path, *, source: str = "import"
 ) -> ImportSummary:
-    try:
-        data = await asyncio.to_thread(path.read_bytes)
-    except FileNotFoundError:
-        raise BadInput(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise BadInput(f"{path} is a directory, not a file") from None
+    data = await read_input_file(path)
     return await import_dossier_bytes(settings, path.name, data, source=source)
 
 

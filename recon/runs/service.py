@@ -235,7 +235,7 @@ async def _match_and_judge(
             run_id=run_id,
             date=day.isoformat(),
             status=status,
-            channels={name: _channel_json(outcomes[name]) for name in channels},
+            channels={name: outcomes[name].as_json() for name in channels},
             matched=matched,
             cases_opened=counts.opened,
             cases_closed=counts.closed,
@@ -257,17 +257,6 @@ async def _match_and_judge(
         await session.commit()
         await refresh_statistics(session)
     return result
-
-
-def _channel_json(outcome: ChannelOutcome) -> dict[str, Any]:
-    return {
-        "status": outcome.status,
-        "lines": outcome.lines,
-        "inserted": outcome.inserted,
-        "duplicates": outcome.duplicates,
-        "updated": outcome.updated,
-        "error": outcome.error,
-    }
 
 
 async def _mark_reconciled(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -21,8 +20,7 @@ from recon.db.session import refresh_statistics
 from recon.domain import StatementLine
 from recon.dossiers.schemas import ImportSummary
 from recon.dossiers.service import summary_of_errors
-from recon.errors import BadInput
-from recon.rows import FileRejected
+from recon.rows import FileRejected, read_input_file
 from recon.settings import FileChannel, Settings
 from recon.statements.channels import build_adapter, channel_config
 from recon.statements.service import (
@@ -47,6 +45,17 @@ class ChannelOutcome(msgspec.Struct, kw_only=True):
     error: str | None = None
     # set when the statement disagreed with its own control totals (a case for the run)
     control_mismatch: dict[str, int | None] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The channel's entry in a run's JSON (DESIGN 6)."""
+        return {
+            "status": self.status,
+            "lines": self.lines,
+            "inserted": self.inserted,
+            "duplicates": self.duplicates,
+            "updated": self.updated,
+            "error": self.error,
+        }
 
 
 def _utcnow() -> datetime:
@@ -239,16 +248,7 @@ async def pull_once(settings: Settings, channel: str, day: date) -> dict[str, An
         "run_id": None,
         "date": day.isoformat(),
         "status": outcome.status,
-        "channels": {
-            channel: {
-                "status": outcome.status,
-                "lines": outcome.lines,
-                "inserted": outcome.inserted,
-                "duplicates": outcome.duplicates,
-                "updated": outcome.updated,
-                "error": outcome.error,
-            }
-        },
+        "channels": {channel: outcome.as_json()},
         "matched": 0,
         "cases_opened": 0,
         "cases_closed": 0,
@@ -261,12 +261,7 @@ async def import_file(settings: Settings, channel: str, path: Path) -> ImportSum
     from recon.db.session import open_database
 
     channel_config(settings, channel)
-    try:
-        data = await asyncio.to_thread(path.read_bytes)
-    except FileNotFoundError:
-        raise BadInput(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise BadInput(f"{path} is a directory, not a file") from None
+    data = await read_input_file(path)
     async with open_database(settings.database_url) as sessionmaker:
         return await import_statement_bytes(
             sessionmaker=sessionmaker, settings=settings, channel=channel, name=path.name, data=data
