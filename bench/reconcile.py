@@ -19,12 +19,13 @@ Generates deterministically (seeded), in a temporary directory:
 Then, per database, each step as a separate process through the real CLI (`.venv/bin/recon`,
 with `RECON_CONFIG` naming a TOML with `[channels.bulk] adapter = "file"` and
 `RECON_DATABASE_URL` a fresh SQLite file or the PostgreSQL database `--postgres-url`, whose
-schema `public` is dropped and recreated first and again at the end): `recon db upgrade`,
-`recon dossiers import`, `recon statements import --channel bulk`, then `recon reconcile
---date D --channel bulk --no-pull --json` for each day in order. Each child's wall time, CPU
-time and peak RSS (`ru_maxrss` of that child alone, from `wait4`) are recorded. The runs'
-statuses must all be `succeeded`, and the sums of `cases_opened` and `matched` are checked
-against what was planted.
+schema `public` is dropped and recreated first and, unless `--keep`, again at the end):
+`recon db upgrade`, `recon dossiers import`, `recon statements import --channel bulk`, then
+`recon reconcile --date D --channel bulk --no-pull --json` for each day in order. Each CLI
+process is started by a small wrapper interpreter that reads its wall time, CPU time and peak
+RSS (`ru_maxrss`) with `wait4`, so the bench's own memory never counts. The runs' statuses
+must all be `succeeded`, and the sums of `cases_opened` and `matched` must equal what was
+planted (the bench exits 1 otherwise, after printing its figures).
 
 The floor (SQLite only, same run): bare `sqlite3` with recon's pragmas loads the same two files
 (csv module, executemany, one transaction each), builds the indexes, resolves every line by
