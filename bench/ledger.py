@@ -21,14 +21,14 @@ in), for each repeat and each of four variants, what `recon ledger --from 2025-0
 nothing (build), or `render_ledger` to json, csv or xlsx. Each run is timed (wall and CPU) and
 its peak RSS growth measured. One more, untimed run records the SQL that recon sends and how
 long each statement takes through the driver; the main aggregate is then run again with bare
-`sqlite3` (the floor), also with the `(business_day, channel)` index ruled out, and its `EXPLAIN
-QUERY PLAN` is printed. The ledger's totals are checked against a bare SQL count.
+`sqlite3` (the floor), also with its covering index ruled out, and its `EXPLAIN QUERY PLAN` is
+printed. The ledger's totals are checked against a bare SQL count that joins `matches`, and each
+line's `matched` bit against the `matches` rows.
 
-`--what-if` then measures the suggestions of docs/performance.md on the same database: the
-aggregate after `ANALYZE`; with a covering index; reshaped to group by kind as well (its result
-checked against recon's); and `build_ledger` through recon with that index. The index and the
-statistics are dropped again afterwards. `--profile` prints a cProfile of one build and the
-three exports. `--keep DB` builds the database there and keeps it, or reuses it.
+`--what-if` then times, with bare `sqlite3` on the same database, the aggregate as it was before
+migration 0003: whether a line matched taken from a join to `matches` rather than from the
+line's own bit (its result checked against recon's). `--profile` prints a cProfile of one build
+and the three exports. `--keep DB` builds the database there and keeps it, or reuses it.
 
 Prints medians, the SQL/Python split, the plan and peak RSS as a table, then one JSON line.
 The goal (docs/performance.md): the ledger over a year of 1,000,000 lines within 2 s.
@@ -46,6 +46,7 @@ import os
 import platform
 import pstats
 import random
+import re
 import resource
 import sqlite3
 import statistics
@@ -141,8 +142,8 @@ def stamp(moment: datetime) -> str:
 LINE_SQL = (
     "INSERT INTO statement_lines (id, channel, channel_txn_id, order_ref, order_ref_key,"
     " dossier_hint, amount, fee, kind, refund_of, status, paid_at, business_day, description,"
-    " payer, raw, fetch_id, first_seen_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " payer, raw, fetch_id, first_seen_at, updated_at, matched)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 DOSSIER_SQL = (
     "INSERT INTO dossiers (id, dossier_code, code_key, procedure_code, procedure_name, applicant,"
@@ -470,6 +471,8 @@ class YearGenerator:
                     fetch_id,
                     fetched,
                     fetched,
+                    # the bit a run sets with the match (recon.runs.persist)
+                    bool(rows.matches) and rows.matches[-1][0] == line_id,
                 )
             )
         rows.fetches.append(
@@ -637,6 +640,11 @@ def table_counts(path: Path) -> dict[str, int]:
         }
         counts["live_cases"] = conn.execute(
             "SELECT count(*) FROM cases WHERE status IN ('open', 'reopened')"
+        ).fetchone()[0]
+        # each line's `matched` bit must say whether a match holds it, as a run keeps it
+        counts["bit_disagrees"] = conn.execute(
+            "SELECT count(*) FROM statement_lines"
+            " WHERE matched <> (id IN (SELECT line_id FROM matches))"
         ).fetchone()[0]
     finally:
         conn.close()
@@ -855,7 +863,7 @@ def query_plan(path: Path, sql: str, params: list[Any]) -> list[str]:
 
 
 def not_indexed(sql: str) -> str:
-    """The same statement with the `(business_day, channel)` index ruled out: a table scan."""
+    """The same statement with its covering index ruled out: a table scan."""
     return sql.replace("FROM statement_lines ", "FROM statement_lines NOT INDEXED ", 1)
 
 
@@ -899,93 +907,39 @@ def expected_totals(path: Path, channels: list[str]) -> dict[str, Any]:
     return {**figures, "open_cases": open_cases}
 
 
-# --- what if: the suggestions of docs/performance.md, measured on the same database ---------
-
-COVERING_INDEX = "ix_bench_statement_lines_ledger"
-# kind before status, so that GROUP BY business_day, channel, kind follows the index
-COVERING_SQL = (
-    f"CREATE INDEX {COVERING_INDEX} ON statement_lines"
-    " (business_day, channel, kind, status, amount, fee)"
-)
+# --- what if: the aggregate as it was before migration 0003, on the same database ---------
 
 
-def reshaped_sql(channels: int) -> str:
-    """The main aggregate grouped by kind as well, five plain aggregates, kinds folded after."""
-    marks = ", ".join("?" for _ in range(channels))
-    return (
-        "SELECT l.business_day, l.channel, l.kind, count(*), sum(l.amount), sum(l.fee),"
-        " count(m.id), sum(CASE WHEN m.id IS NOT NULL THEN l.amount ELSE 0 END)"
-        " FROM statement_lines AS l LEFT OUTER JOIN matches AS m ON m.line_id = l.id"
-        f" WHERE l.business_day BETWEEN ? AND ? AND l.channel IN ({marks})"
-        " AND l.status = 'success' AND l.kind IN ('payment', 'refund')"
-        " GROUP BY l.business_day, l.channel, l.kind"
-    )
-
-
-def fold_kinds(rows: list[tuple[Any, ...]]) -> dict[tuple[str, str], tuple[int, ...]]:
-    """Reshaped rows as recon's: (payments count, amount, refunds count, amount, fees,
-    matched count, matched amount) per (day, channel)."""
-    out: dict[tuple[str, str], list[int]] = {}
-    for day, channel, kind, count, amount, fee, matched, matched_amount in rows:
-        figures = out.setdefault((day, channel), [0] * 7)
-        figures[4] += fee
-        if kind == "payment":
-            figures[0:2] = [count, amount]
-            figures[5:7] = [matched, matched_amount]
-        else:
-            figures[2:4] = [count, amount]
-    return {key: tuple(values) for key, values in out.items()}
+def joined(sql: str) -> str:
+    """recon's aggregate with whether a line matched taken from a join to `matches` (as before
+    migration 0003) instead of the line's own `matched` bit."""
+    bit, table = "statement_lines.matched", re.compile(r"FROM statement_lines\s+WHERE")
+    if sql.count(bit) != 2 or len(table.findall(sql)) != 1:
+        raise SystemExit(f"unexpected shape of recon's aggregate: {sql}")
+    join = "FROM statement_lines LEFT OUTER JOIN matches ON matches.line_id = statement_lines.id"
+    return table.sub(f"{join} WHERE", sql.replace(bit, "(matches.id IS NOT NULL)"))
 
 
 def _fetch(path: Path, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(path)
     try:
-        return conn.execute(sql, [_plain(p) for p in params]).fetchall()
+        return sorted(conn.execute(sql, [_plain(p) for p in params]).fetchall())
     finally:
         conn.close()
 
 
-def _ddl(path: Path, *statements: str) -> float:
-    started = time.perf_counter()
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        for statement in statements:
-            conn.execute(statement)
-    finally:
-        conn.close()
-    return time.perf_counter() - started
-
-
-def what_if(
-    path: Path, url: str, channels: list[str], main: dict[str, Any], repeat: int
-) -> dict[str, Any]:
-    """recon's aggregate after ANALYZE; then with a covering index (and ANALYZE), alone and
-    reshaped (bare sqlite3), and `build_ledger` through recon with that index. The index and
-    the statistics are dropped again at the end."""
-    sql, params = main["sql"], main["params"]
-    out: dict[str, Any] = {"analyze_s": _ddl(path, "ANALYZE")}
-    out["analyzed"] = {
-        "plan": query_plan(path, sql, params),
-        "times": floor_times(path, sql, params, repeat),
+def what_if(path: Path, main: dict[str, Any], repeat: int) -> dict[str, Any]:
+    """The aggregate with the join to `matches` it had before migration 0003 (bare sqlite3),
+    its plan, and a check that it gives what the `matched` bit gives."""
+    sql, params = joined(main["sql"]), main["params"]
+    if _fetch(path, sql, params) != _fetch(path, main["sql"], params):
+        raise SystemExit("the aggregate joined to matches disagrees with the matched bit")
+    return {
+        "joined": {
+            "plan": query_plan(path, sql, params),
+            "times": floor_times(path, sql, params, repeat),
+        }
     }
-    out["covering_index_s"] = _ddl(path, COVERING_SQL, "ANALYZE")
-    out["covering"] = {
-        "plan": query_plan(path, sql, params),
-        "times": floor_times(path, sql, params, repeat),
-    }
-    reshaped = reshaped_sql(len(channels))
-    reshaped_params = [FIRST_DAY, LAST_DAY, *channels]
-    out["reshaped"] = {
-        "plan": query_plan(path, reshaped, reshaped_params),
-        "times": floor_times(path, reshaped, reshaped_params, repeat),
-    }
-    recon_rows = {(r[0], r[1]): tuple(r[2:]) for r in _fetch(path, sql, params)}
-    if fold_kinds(_fetch(path, reshaped, reshaped_params)) != recon_rows:
-        raise SystemExit("the reshaped aggregate disagrees with recon's")
-    child = run_child(url, channels, repeat, variants=("build",))
-    out["covering_build"] = child["runs"]["build"]
-    _ddl(path, f"DROP INDEX {COVERING_INDEX}", "DROP TABLE IF EXISTS sqlite_stat1")
-    return out
 
 
 # --- driver --------------------------------------------------------------------------------
@@ -1008,11 +962,15 @@ def prepare(args: argparse.Namespace, path: Path, channels: list[str]) -> dict[s
     closed = [FIRST_DAY + timedelta(days=n) for n in range(max(0, args.closed_days))]
     if path.exists():
         counts = table_counts(path)
+        if counts["bit_disagrees"]:
+            raise SystemExit(f"{counts['bit_disagrees']} lines' matched bit disagree with matches")
         _log(f"reusing {path} as it is ({counts['ledger_days']} closed days)")
         return {**counts, "closed_days": counts["ledger_days"], "build_s": 0.0, "close_s": 0.0}
     started = time.perf_counter()
     counts = build_database(path, args.lines, channels)
     build_s = time.perf_counter() - started
+    if counts["bit_disagrees"]:
+        raise SystemExit(f"{counts['bit_disagrees']} lines' matched bit disagree with matches")
     started = time.perf_counter()
     named = asyncio.run(close_days(database_url(path), closed, channels))
     close_s = time.perf_counter() - started
@@ -1037,7 +995,7 @@ def main() -> None:
     parser.add_argument(
         "--what-if",
         action="store_true",
-        help="also time the aggregate after ANALYZE, with a covering index, and reshaped",
+        help="also time the aggregate joined to matches, as before migration 0003",
     )
     parser.add_argument(
         "--keep",
@@ -1067,7 +1025,7 @@ def main() -> None:
         scan_sql = not_indexed(main_sql["sql"])
         scan = floor_times(path, scan_sql, main_sql["params"], repeat)
         scan_plan = query_plan(path, scan_sql, main_sql["params"])
-        whatif = what_if(path, url, channels, main_sql, repeat) if args.what_if else None
+        whatif = what_if(path, main_sql, repeat) if args.what_if else None
     load_after = os.getloadavg()
 
     runs = child["runs"]
@@ -1126,19 +1084,11 @@ def main() -> None:
     print("... with NOT INDEXED:")
     print("\n".join(f"  {line}" for line in scan_plan))
     if whatif is not None:
-        for key, title in (
-            ("analyzed", f"after ANALYZE ({whatif['analyze_s']:.1f}s)"),
-            ("covering", f"with {COVERING_INDEX} ({whatif['covering_index_s']:.1f}s) + ANALYZE"),
-            ("reshaped", "reshaped (GROUP BY day, channel, kind), same index"),
-        ):
-            print(f"what if, the aggregate {title}: {floor_text(whatif[key]['times'])}")
-            print("\n".join(f"  {line}" for line in whatif[key]["plan"]))
-        wr = whatif["covering_build"]
         print(
-            f"what if, build_ledger through recon with that index + ANALYZE: "
-            f"{median_of(wr, 'total'):.2f}s, CPU {median_of(wr, 'cpu'):.2f}s "
-            f"(runs {_runs([r['total'] for r in wr])})"
+            "what if, the aggregate joined to matches (before migration 0003): "
+            f"{floor_text(whatif['joined']['times'])}"
         )
+        print("\n".join(f"  {line}" for line in whatif["joined"]["plan"]))
     if child["profile"]:
         print(child["profile"])
 
@@ -1185,16 +1135,9 @@ def main() -> None:
     )
     if whatif is not None:
         figures["what_if"] = {
-            f"{key}_{kind}_s": round(statistics.median(whatif[key]["times"][kind]), 3)
-            for key in ("analyzed", "covering", "reshaped")
+            f"joined_{kind}_s": round(statistics.median(whatif["joined"]["times"][kind]), 3)
             for kind in ("wall", "cpu")
         }
-        figures["what_if"]["covering_build_s"] = round(
-            median_of(whatif["covering_build"], "total"), 3
-        )
-        figures["what_if"]["covering_build_cpu_s"] = round(
-            median_of(whatif["covering_build"], "cpu"), 3
-        )
     figures.update(
         {
             "loadavg_before": [round(x, 2) for x in load_before],

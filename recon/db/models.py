@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -181,13 +183,14 @@ class StatementLineRow(Base):
         CheckConstraint(f"fee >= 0 AND fee <= {MAX_MONEY}", name="fee"),
         CheckConstraint(_in("kind", LINE_KINDS), name="kind"),
         CheckConstraint(_in("status", LINE_STATUSES), name="status"),
-        # covering the ledger's aggregate (migration 0002)
+        # covering the ledger's aggregate, in its GROUP BY order (migration 0003)
         Index(
             "ix_statement_lines_day_channel_totals",
             "business_day",
             "channel",
-            "status",
             "kind",
+            "matched",
+            "status",
             "amount",
             "fee",
         ),
@@ -212,6 +215,8 @@ class StatementLineRow(Base):
     fetch_id: Mapped[int | None] = mapped_column(ForeignKey("channel_fetches.id"))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # whether a `matches` row holds this line; written with the match, read by the ledger
+    matched: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class LineStatusChange(Base):

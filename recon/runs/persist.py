@@ -11,11 +11,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 
 import msgspec
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.db.chunks import chunks
-from recon.db.models import LIVE_CASE_STATUSES, Case, CaseEvent, CaseLine, Match, table
+from recon.db.models import (
+    LIVE_CASE_STATUSES,
+    Case,
+    CaseEvent,
+    CaseLine,
+    Match,
+    StatementLineRow,
+    table,
+)
 from recon.matching.types import CaseOut, Resolution
 
 ENGINE = "engine"
@@ -35,16 +43,21 @@ async def write_matches(
     run_id: int,
     now: datetime,
 ) -> None:
-    """Insert, change or remove each line's match; an unchanged match is left alone."""
+    """Insert, change or remove each line's match; an unchanged match is left alone. Each
+    line's `matched` bit, which the ledger sums by, follows its match in the same transaction."""
     new, gone = [], []
+    linked: list[int] = []  # lines that gain a match
+    unlinked: list[int] = []  # lines that lose theirs
     for resolution in resolutions:
         current = stored.get(resolution.line_id)
         fields = msgspec.json.encode(resolution.fields).decode()
         if resolution.dossier_id is None or resolution.rule is None:
             if current is not None:
                 gone.append(current.id)
+                unlinked.append(resolution.line_id)
             continue
         if current is None:
+            linked.append(resolution.line_id)
             new.append(
                 {
                     "line_id": resolution.line_id,
@@ -67,9 +80,18 @@ async def write_matches(
             current.matched_at = now
     for part in chunks(gone):
         await session.execute(delete(Match).where(Match.id.in_(part)))
+    await _set_matched(session, unlinked, matched=False)
     if new:
         await session.execute(insert(table(Match)), new)
+        await _set_matched(session, linked, matched=True)
     await session.flush()
+
+
+async def _set_matched(session: AsyncSession, line_ids: Sequence[int], *, matched: bool) -> None:
+    # through the Core table: the ORM would look for each chunk's lines in the session
+    lines = table(StatementLineRow)
+    for part in chunks(line_ids):
+        await session.execute(update(lines).where(lines.c.id.in_(part)).values(matched=matched))
 
 
 async def cases_in_scope(

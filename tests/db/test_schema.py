@@ -7,19 +7,23 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from recon.db.migrate import current_revision, head_revision
+from recon.db.migrate import alembic_config, current_revision, head_revision, upgrade
 from recon.db.models import (
     Base,
     Case,
     CaseEvent,
     Dossier,
     DossierHistory,
+    Match,
     StatementLineRow,
 )
 from recon.db.session import create_engine
@@ -74,6 +78,53 @@ async def test_migrations_reach_head_and_match_the_models(engine: AsyncEngine) -
             lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
         )
     assert differences == []
+
+
+async def downgrade(engine: AsyncEngine, database_url: str, revision: str) -> None:
+    def run(sync: Connection) -> None:
+        config = alembic_config(database_url)
+        config.attributes["connection"] = sync
+        command.downgrade(config, revision)
+
+    async with engine.begin() as connection:
+        await connection.run_sync(run)
+
+
+async def test_migration_0003_marks_the_lines_that_already_have_a_match(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    await downgrade(engine, database_url, "0002")
+    try:
+        # the table as 0002 left it: no `matched` column yet
+        rows = [line(channel_txn_id=f"310000000{n}", description="") for n in (1, 2, 3)]
+        columns = StatementLineRow.__table__.c
+        before = sa.table(
+            "statement_lines",
+            sa.column("id"),
+            *(sa.column(name, columns[name].type) for name in rows[0]),
+        )
+        async with engine.begin() as connection:
+            await connection.execute(insert(before), rows)
+            await connection.execute(insert(Dossier), [dossier()])
+            await connection.execute(
+                insert(Match).values(
+                    line_id=select(before.c.id)
+                    .where(before.c.channel_txn_id == "3100000002")
+                    .scalar_subquery(),
+                    dossier_id=select(Dossier.id).scalar_subquery(),
+                    rule="payment_ref",
+                    fields="{}",
+                    matched_at=NOW,
+                )
+            )
+        await upgrade(database_url)
+        async with engine.connect() as connection:
+            query = select(StatementLineRow.channel_txn_id, StatementLineRow.matched)
+            stored = dict((await connection.execute(query)).all())
+        assert stored == {"3100000001": False, "3100000002": True, "3100000003": False}
+    finally:
+        await upgrade(database_url)
+    assert await current_revision(engine) == head_revision()
 
 
 async def test_two_codes_that_normalise_alike_cannot_both_exist(engine: AsyncEngine) -> None:

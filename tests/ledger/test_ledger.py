@@ -205,6 +205,29 @@ def test_the_xlsx_holds_numbers_and_the_totals(
     assert all(isinstance(v, int) for v in total[2:12])
 
 
+def test_a_payment_that_no_longer_resolves_moves_to_unmatched_on_the_re_run(
+    run_cli: Callable[..., Any], ward: None, tmp_path: Path
+) -> None:
+    assert row(ledger(run_cli, "--from", D1, "--to", D1), D1, "momo") == MOMO_D1
+    # dossier 0001 loses the payment ref MMA, by which M1 (15,000) was matched
+    changed = write(
+        tmp_path,
+        "changed.csv",
+        DOSSIERS,
+        "H17.25-241125-0001,1.001612,Chứng thực,Nguyễn Văn An,15.000,received,2025-11-24T08:00:00+07:00,",
+    )
+    assert run_cli("dossiers", "import", changed).code == 0
+    assert run_cli("reconcile", "--date", D1, "--no-pull").code == 0
+    figures = row(ledger(run_cli, "--from", D1, "--to", D1), D1, "momo")
+    assert {k: v for k, v in figures.items() if k != "open_cases"} == {
+        **{k: v for k, v in MOMO_D1.items() if k != "open_cases"},
+        "matched_count": 0,
+        "matched_amount": 0,
+        "unmatched_count": 2,
+        "unmatched_amount": 20_000,
+    }
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

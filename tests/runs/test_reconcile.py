@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, insert, select
 
-from recon.db.models import CaseEvent, ChannelDay, LedgerDay, Match, RunLease
+from recon.db.models import (
+    CaseEvent,
+    ChannelDay,
+    LedgerDay,
+    Match,
+    RunLease,
+    StatementLineRow,
+)
 from recon.db.session import open_database
 from recon.settings import Settings
 
@@ -171,6 +178,39 @@ def test_a_dossier_arriving_after_its_payment_turns_the_unmatched_case_into_a_ma
     run = reconcile(run_cli, D2, "--channel", "vnpay")
     assert run["cases_closed"] == 1
     assert "UNMATCHED_PAYMENT:V3" not in cases(run_cli)
+
+
+def matched_lines(settings: Settings) -> dict[str, bool]:
+    """Each line's stored `matched` bit, checked against whether a match holds the line."""
+    line = StatementLineRow
+    rows = query(
+        settings,
+        select(line.channel_txn_id, line.matched, Match.id.is_not(None))
+        .outerjoin(Match, Match.line_id == line.id)
+        .order_by(line.channel_txn_id),
+    )
+    assert [(txn, bit) for txn, bit, _ in rows] == [(txn, has) for txn, _, has in rows]
+    return {txn: bit for txn, bit, _ in rows}
+
+
+def test_each_line_carries_whether_it_matched_through_runs_that_link_and_unlink_it(
+    run_cli: Callable[..., Any], settings: Settings, ward: None, tmp_path: Path
+) -> None:
+    assert not any(matched_lines(settings).values())  # stored, not yet reconciled
+    reconcile(run_cli, D1, "--channel", "vnpay")
+    expected = {"V1": True, "V2": True, "V3": False, "V4": True, "V5": True, "V6": True}
+    assert matched_lines(settings) == expected
+    # dossier 0001 loses the payment ref V1 was matched by, and a new dossier claims V3's
+    changed = write(
+        tmp_path,
+        "changed.csv",
+        DOSSIERS,
+        "H17.25-241125-0001,1.001612,Chứng thực,Nguyễn Văn An,15.000,received,2025-11-24T08:00:00+07:00,",
+        "H17.25-251125-0009,2.001035,Chứng thực chữ ký,Võ Thị Yến,5.000,received,2025-11-25T08:00:00+07:00,ZZZ",
+    )
+    assert run_cli("dossiers", "import", changed).code == 0
+    reconcile(run_cli, D1, "--channel", "vnpay")
+    assert matched_lines(settings) == {**expected, "V1": False, "V3": True}
 
 
 def test_a_run_holding_the_day_refuses_a_second_one(
