@@ -15,12 +15,18 @@ from typing import Any
 import httpx
 import msgspec
 
-from adapters.base import DEFAULT_TIMEOUT, RetryPolicy, StatementFormatError, request_with_retry
+from adapters.base import (
+    DEFAULT_TIMEOUT,
+    PageSink,
+    RetryPolicy,
+    StatementFormatError,
+    request_with_retry,
+)
 from adapters.lines import (
     LineReader,
     check_control_totals,
+    collect_day,
     decode_json_object,
-    distinct_lines,
     mask_number,
     masked_raw,
     typed_payload,
@@ -75,12 +81,15 @@ class BankAdapter:
         return f"BankAdapter(name={self.name!r}, base_url={self._base_url!r})"
 
     async def fetch_day(self, business_day: date) -> ChannelStatement:
-        lines: list[StatementLine] = []
+        return await collect_day(self, business_day)
+
+    async def stream_day(self, business_day: date, sink: PageSink) -> ControlTotals:
         record_ids: set[str] = set()  # every record, outgoing too: what totalRecords counts
         reported: list[ControlTotals] = []
         page_number: int | None = 1
         while page_number is not None:
             page = await self._fetch_page(business_day, page_number)
+            lines: list[StatementLine] = []
             for index, item in enumerate(page.records, start=1):
                 reader = LineReader(item, self.name, business_day, f"page {page.page} item {index}")
                 record_id, line = self._record_of(reader)
@@ -94,18 +103,13 @@ class BankAdapter:
                     channel=self.name,
                     business_day=business_day,
                 )
+            await sink(lines)
             page_number = page.nextPage
-        control = check_control_totals(
+        return check_control_totals(
             reported=reported,
             received=ControlTotals(count=len(record_ids), amount=None),
             channel=self.name,
             business_day=business_day,
-        )
-        return ChannelStatement(
-            channel=self.name,
-            business_day=business_day,
-            lines=distinct_lines(lines),
-            control=control,
         )
 
     async def _fetch_page(self, business_day: date, page_number: int) -> _TransactionsPage:

@@ -37,7 +37,7 @@ from typing import ClassVar, Literal, Protocol, TypeVar
 
 import httpx
 
-from recon.domain import ChannelStatement, ControlTotals
+from recon.domain import ChannelStatement, ControlTotals, StatementLine
 
 logger = logging.getLogger(__name__)
 
@@ -47,13 +47,27 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=5.0)
 
 
+# Receives each page's lines as soon as the page is read and checked (see `stream_day`).
+PageSink = Callable[[list[StatementLine]], Awaitable[None]]
+
+
 class ChannelAdapter(Protocol):
     """Pulls one channel's statement for one business day, checked against its control totals."""
 
     @property
     def name(self) -> str: ...
 
-    async def fetch_day(self, business_day: date) -> ChannelStatement: ...
+    async def stream_day(self, business_day: date, sink: PageSink) -> ControlTotals:
+        """Hand each page's lines to `sink` as it arrives; after the last page, check the
+        control totals over every distinct line received and return them. A page's lines may
+        repeat an earlier page's (the later delivery wins). Raising anywhere, the control
+        totals included, means the day was not received: the caller discards what it was
+        handed."""
+        ...
+
+    async def fetch_day(self, business_day: date) -> ChannelStatement:
+        """The whole day at once (`adapters.lines.collect_day`)."""
+        ...
 
 
 # --- errors -------------------------------------------------------------------------------

@@ -4,14 +4,16 @@
 * `LineReader`: one raw line's fields; every fault is a `StatementFormatError` naming channel,
   day, line and field
 * `mask_number`, `masked_raw`: payer numbers masked before a raw line is stored
-* `distinct_lines`, `totals_of`, `check_control_totals`, `is_success`: control totals
-  (a mismatch is a `ControlTotalsMismatch`)
+* `distinct_lines`, `totals_of`, `SuccessTally`, `check_control_totals`, `is_success`: control
+  totals (a mismatch is a `ControlTotalsMismatch`)
+* `collect_day`: a whole day in memory from an adapter's `stream_day`
 
 The errors themselves are in `adapters.base`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,8 +21,15 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from adapters.base import ControlTotalsMismatch, StatementFormatError
-from recon.domain import LOCAL_TZ, MAX_AMOUNT, ControlTotals, StatementLine, as_utc
+from adapters.base import ChannelAdapter, ControlTotalsMismatch, StatementFormatError
+from recon.domain import (
+    LOCAL_TZ,
+    MAX_AMOUNT,
+    ChannelStatement,
+    ControlTotals,
+    StatementLine,
+    as_utc,
+)
 
 T = TypeVar("T")
 
@@ -35,11 +44,18 @@ def mask_number(value: str | None) -> str | None:
     """
     if not value:
         return None
-    if value.isascii() and value.isdigit():  # the common case, without a loop per character
-        return "*" * max(len(value) - 3, 0) + value[-3:]
+    if value.isascii():  # the common cases, without a Python loop per character
+        if value.isdigit():
+            return "*" * max(len(value) - 3, 0) + value[-3:]
+        to_hide = len(value.translate(_ONLY_DIGITS)) - 3
+        return _ASCII_DIGIT.sub("*", value, count=to_hide) if to_hide > 0 else value
     digits = [i for i, ch in enumerate(value) if ch.isdigit()]
     hidden = set(digits[:-3])
     return "".join("*" if i in hidden else ch for i, ch in enumerate(value))
+
+
+_ASCII_DIGIT = re.compile("[0-9]")
+_ONLY_DIGITS = {code: None for code in range(128) if not chr(code).isdigit()}  # for translate
 
 
 def masked_raw(item: Mapping[str, Any], *fields: str) -> dict[str, Any]:
@@ -192,3 +208,34 @@ def check_control_totals(
 
 def is_success(line: StatementLine) -> bool:
     return line.status == "success"
+
+
+class SuccessTally:
+    """What `totals_of(lines, counted=is_success)` gives, kept page by page without the lines."""
+
+    def __init__(self) -> None:
+        self._amounts: dict[str, int | None] = {}  # txn id -> amount if successful
+
+    def add(self, lines: Iterable[StatementLine]) -> None:
+        for line in lines:  # a later delivery of a txn replaces the earlier
+            self._amounts[line.channel_txn_id] = line.amount if line.status == "success" else None
+
+    def totals(self) -> ControlTotals:
+        amounts = [amount for amount in self._amounts.values() if amount is not None]
+        return ControlTotals(count=len(amounts), amount=sum(amounts))
+
+
+async def collect_day(adapter: ChannelAdapter, business_day: date) -> ChannelStatement:
+    """A day's statement gathered in memory from `stream_day`: distinct lines, first-seen order."""
+    lines: list[StatementLine] = []
+
+    async def keep(page: list[StatementLine]) -> None:
+        lines.extend(page)
+
+    control = await adapter.stream_day(business_day, keep)
+    return ChannelStatement(
+        channel=adapter.name,
+        business_day=business_day,
+        lines=distinct_lines(lines),
+        control=control,
+    )

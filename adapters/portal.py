@@ -18,6 +18,7 @@ import msgspec
 
 from adapters.base import (
     DEFAULT_TIMEOUT,
+    PageSink,
     RetryPolicy,
     StatementFormatError,
     hmac_sha256_base64,
@@ -25,11 +26,10 @@ from adapters.base import (
 )
 from adapters.lines import (
     LineReader,
+    SuccessTally,
     check_control_totals,
+    collect_day,
     decode_json_object,
-    distinct_lines,
-    is_success,
-    totals_of,
     typed_payload,
 )
 from recon.domain import (
@@ -93,7 +93,10 @@ class PortalAdapter:
         return f"PortalAdapter(name={self.name!r}, base_url={self._base_url!r})"
 
     async def fetch_day(self, business_day: date) -> ChannelStatement:
-        lines: list[StatementLine] = []
+        return await collect_day(self, business_day)
+
+    async def stream_day(self, business_day: date, sink: PageSink) -> ControlTotals:
+        tally = SuccessTally()
         reported: list[ControlTotals] = []
         cursor: str | None = None
         cursors_seen: set[str] = set()
@@ -101,8 +104,10 @@ class PortalAdapter:
         while True:
             page_number += 1
             page = await self._fetch_page(business_day, cursor)
-            lines += self._lines_of(page, business_day, page_number)
+            lines = self._lines_of(page, business_day, page_number)
+            tally.add(lines)
             reported.append(ControlTotals(count=page.tongSoGiaoDich, amount=page.tongSoTien))
+            await sink(lines)
             cursor = page.nextCursor
             if cursor is None:
                 break
@@ -113,15 +118,11 @@ class PortalAdapter:
                     business_day=business_day,
                 )
             cursors_seen.add(cursor)
-        lines = distinct_lines(lines)
-        control = check_control_totals(
+        return check_control_totals(
             reported=reported,
-            received=totals_of(lines, counted=is_success),
+            received=tally.totals(),
             channel=self.name,
             business_day=business_day,
-        )
-        return ChannelStatement(
-            channel=self.name, business_day=business_day, lines=lines, control=control
         )
 
     def statement_url(self, business_day: date, cursor: str | None) -> httpx.URL:

@@ -7,7 +7,7 @@ Money is `int` VND everywhere; times are aware.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -43,10 +43,18 @@ DOSSIER_STATES: tuple[DossierState, ...] = (
 )
 
 
+# Asia/Ho_Chi_Minh has been UTC+7, without DST, since 13 June 1975: for a UTC moment since
+# then, adding seven hours gives the local date without a time-zone database lookup.
+_LOCAL_OFFSET = timedelta(hours=7)
+_FIXED_OFFSET_SINCE = datetime(1976, 1, 1, tzinfo=UTC)
+
+
 def business_day_of(moment: datetime) -> date:
     """The local date of an aware moment in Asia/Ho_Chi_Minh (UTC+7, no DST)."""
     if moment.tzinfo is None:
         raise ValueError("business_day_of needs an aware datetime")
+    if moment.tzinfo is UTC and moment >= _FIXED_OFFSET_SINCE:  # every line of every statement
+        return (moment + _LOCAL_OFFSET).date()
     return moment.astimezone(LOCAL_TZ).date()
 
 

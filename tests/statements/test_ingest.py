@@ -21,7 +21,13 @@ from recon.domain import StatementLine
 from recon.errors import Conflict
 from recon.settings import Settings, load_settings
 from recon.statements.pull import pull_channel_day
-from recon.statements.service import store_lines
+from recon.statements.service import (
+    _COLUMNS,
+    _SQLITE_INSERT,
+    LineStore,
+    StoreCounts,
+    store_lines,
+)
 from tests.adapters.conftest import MOMO_ACCESS_KEY, MOMO_BASE_URL, MOMO_SECRET_KEY
 from tests.adapters.test_momo import STATEMENT, _day_pages, momo_server
 
@@ -107,6 +113,90 @@ async def test_a_status_that_moves_forward_updates_the_line_and_records_the_chan
         ).all()
     assert stored == "reversed"
     assert [tuple(c) for c in changes] == [("pending", "success"), ("success", "reversed")]
+
+
+async def test_a_line_again_later_in_the_same_delivery_is_one_line_the_later_wins(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session:
+        store = LineStore(session, fetch_id=None, now=NOW)
+        await store.add([line("1", "pending"), line("2")])
+        await store.add([line("1", "success", amount=16000), line("3")])
+        await session.commit()
+    assert store.counts == StoreCounts(lines=3, inserted=3, updated=0, duplicates=0)
+    async with sessionmaker() as session:
+        stored = (
+            await session.execute(
+                select(StatementLineRow).where(StatementLineRow.channel_txn_id == "1")
+            )
+        ).scalar_one()
+        changes = await session.execute(select(func.count()).select_from(LineStatusChange))
+        assert changes.scalar_one() == 0  # new in this delivery: stored as its last version
+    assert (stored.status, stored.amount) == ("success", 16000)
+
+
+async def test_a_stored_line_moves_forward_through_a_delivery_and_counts_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessionmaker() as session:
+        await store_lines(session, [line("1", "pending"), line("2")], fetch_id=None, now=NOW)
+        await session.commit()
+    async with sessionmaker() as session:
+        store = LineStore(session, fetch_id=None, now=NOW)
+        await store.add([line("1", "success"), line("2")])
+        await store.add([line("1", "reversed"), line("2", "pending")])
+        await session.commit()
+    assert store.counts == StoreCounts(lines=2, inserted=0, updated=1, duplicates=1)
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(StatementLineRow.channel_txn_id, StatementLineRow.status)
+        )
+        statuses = {str(txn): str(status) for txn, status in rows}
+        changes = (
+            await session.execute(
+                select(LineStatusChange.status_before, LineStatusChange.status_after).order_by(
+                    LineStatusChange.id
+                )
+            )
+        ).all()
+    assert statuses == {"1": "reversed", "2": "success"}
+    assert [tuple(c) for c in changes] == [("pending", "success"), ("success", "reversed")]
+
+
+async def test_every_column_of_a_stored_line_reads_back_as_written(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    written = line(
+        "77",
+        paid_at=datetime(2025, 11, 24, 16, 59, 59, 123456, tzinfo=UTC),
+        business_day=date(2025, 11, 24),
+        order_ref=" mm2411250077 ",
+        dossier_hint="H17.25-241125-0077",
+        kind="refund",
+        refund_of="76",
+        fee=550,
+        description="Hoàn tiền = 1+1",
+    )
+    async with sessionmaker() as session:
+        await store_lines(session, [written], fetch_id=None, now=NOW)
+        await session.commit()
+    async with sessionmaker() as session:
+        row = (await session.execute(select(StatementLineRow))).scalar_one()
+    assert (row.channel, row.channel_txn_id, row.amount, row.fee) == ("momo", "77", 15000, 550)
+    assert (row.kind, row.refund_of, row.status) == ("refund", "76", "success")
+    assert (row.order_ref, row.order_ref_key) == (" mm2411250077 ", "MM2411250077")
+    assert row.dossier_hint == "H17.25-241125-0077"
+    assert row.paid_at == written.paid_at
+    assert row.paid_at.tzinfo is not None
+    assert row.business_day == date(2025, 11, 24)
+    assert (row.description, row.payer) == ("Hoàn tiền = 1+1", "*******567")
+    assert json.loads(row.raw) == written.raw
+    assert (row.first_seen_at, row.updated_at, row.matched, row.fetch_id) == (NOW, NOW, False, None)
+
+
+def test_the_sqlite_insert_lists_the_columns_in_the_order_values_are_made() -> None:
+    listed = _SQLITE_INSERT.split("(", 1)[1].split(")", 1)[0].split(", ")
+    assert tuple(listed) == _COLUMNS
 
 
 @pytest.fixture
