@@ -113,7 +113,7 @@ class ReconPlugin(InitPluginProtocol, CLIPluginProtocol):
             await engine.dispose()
 
     def on_cli_init(self, cli: Group) -> None:
-        from recon.cli import recon_group
+        from recon.cli import all_commands
 
-        for command in recon_group.commands.values():
+        for command in all_commands():
             cli.add_command(command)

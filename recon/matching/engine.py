@@ -3,6 +3,8 @@ cases. Pure and deterministic: the same input gives byte-identical output (DESIG
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from recon.matching.judge import control_total_case, judge_dossier, judge_line
 from recon.matching.resolve import DossierIndex, resolve_all
 from recon.matching.types import CaseOut, EngineInput, EngineOutput, Line
@@ -10,33 +12,35 @@ from recon.matching.types import CaseOut, EngineInput, EngineOutput, Line
 
 def run_engine(given: EngineInput) -> EngineOutput:
     index = DossierIndex(given.dossiers)
-    lines = sorted(given.lines, key=lambda line: line.id)
+    lines = sorted(given.lines, key=attrgetter("id"))
     resolutions = resolve_all(lines, index)
     by_dossier: dict[int, list[Line]] = {}
     for line in lines:
         owner = resolutions[line.id].dossier_id
         if owner is not None:
-            by_dossier.setdefault(owner, []).append(line)
-    by_txn = {(line.channel, line.txn_id): line for line in lines}
+            if owner in by_dossier:
+                by_dossier[owner].append(line)
+            else:
+                by_dossier[owner] = [line]
 
     judged = sorted(index.by_id if given.judge_dossier_ids is None else given.judge_dossier_ids)
+    dossiers = [index.by_id[k] for k in judged if k in index.by_id]
+    # a claim naming its transaction looks the line up: only then are lines indexed by it
+    by_txn: dict[tuple[str, str], Line] = {}
+    if any(dossier.claim_txn_id for dossier in dossiers):
+        by_txn = {(line.channel, line.txn_id): line for line in lines}
     cases: dict[str, CaseOut] = {}
     nets: dict[int, int] = {}
-    for dossier_id in judged:
-        dossier = index.by_id.get(dossier_id)
-        if dossier is None:
-            continue
-        net, found = judge_dossier(dossier, by_dossier.get(dossier_id, []), given.pulled, by_txn)
-        nets[dossier_id] = net
+    for dossier in dossiers:
+        net, found = judge_dossier(dossier, by_dossier.get(dossier.id, []), given.pulled, by_txn)
+        nets[dossier.id] = net
         for case in found:
             cases.setdefault(case.identity, case)
 
-    codes = {d.id: d.code for d in index.by_id.values()}
-    fees = {d.id: d.fee for d in index.by_id.values()}
     for line in lines:
         if given.judge_line_ids is not None and line.id not in given.judge_line_ids:
             continue
-        line_case = judge_line(line, resolutions[line.id], codes, fees, nets, given.pulled)
+        line_case = judge_line(line, resolutions[line.id], index.by_id, nets, given.pulled)
         if line_case is not None:
             # a claim's conflict and the same line's own conflict are one case (one identity)
             cases.setdefault(line_case.identity, line_case)

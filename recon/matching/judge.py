@@ -22,11 +22,19 @@ def _chronological(lines: Sequence[Line]) -> list[Line]:
 
 def net_of(lines: Sequence[Line]) -> int:
     """Successful payments minus successful refunds (DESIGN 3)."""
-    paid = sum(line.amount for line in lines if line.status == "success" and line.kind == "payment")
-    refunded = sum(
-        line.amount for line in lines if line.status == "success" and line.kind == "refund"
-    )
-    return paid - refunded
+    net = 0
+    for line in lines:
+        if line.status == "success":
+            if line.kind == "payment":
+                net += line.amount
+            elif line.kind == "refund":
+                net -= line.amount
+    return net
+
+
+def _full_payments(successful: Sequence[Line], fee: int) -> int:
+    """How many successful payments each paid the whole fee."""
+    return sum(1 for line in successful if line.kind == "payment" and line.amount >= fee)
 
 
 def judge_dossier(
@@ -37,20 +45,22 @@ def judge_dossier(
 ) -> tuple[int, list[CaseOut]]:
     """The dossier's net and its cases: at most one money case, a refund that took the net
     below 0, and its claim."""
-    fee, net = dossier.fee, net_of(lines)
+    fee = dossier.fee
     successful = [line for line in lines if line.status == "success"]
+    net = net_of(successful)
     cases: list[CaseOut] = []
-    money = _money_case(dossier, fee, net, successful)
-    if money is not None:
-        cases.append(money)
+    if net != fee or dossier.state in CLOSED_STATES:  # net == fee on an open dossier: no case
+        money = _money_case(dossier, fee, net, successful)
+        if money is not None:
+            cases.append(money)
     if net < 0:
         cases.append(_refund_below_zero(dossier, successful))
-    cases.extend(_claim_cases(dossier, net, lines, pulled, by_txn))
+    if dossier.claim_channel is not None:
+        cases.extend(_claim_cases(dossier, net, lines, pulled, by_txn))
     return net, cases
 
 
 def _money_case(dossier: Dossier, fee: int, net: int, successful: Sequence[Line]) -> CaseOut | None:
-    payments = [line for line in successful if line.kind == "payment"]
     if net > 0 and dossier.state in CLOSED_STATES:
         kind, rule, text = (
             "PAYMENT_ON_CLOSED_DOSSIER",
@@ -58,8 +68,8 @@ def _money_case(dossier: Dossier, fee: int, net: int, successful: Sequence[Line]
             explain.closed_dossier(dossier.code, dossier.state, net),
         )
         fee = 0
-    elif fee > 0 and net > fee and sum(1 for p in payments if p.amount >= fee) >= 2:
-        times = sum(1 for p in payments if p.amount >= fee)
+    elif fee > 0 and net > fee and _full_payments(successful, fee) >= 2:
+        times = _full_payments(successful, fee)
         kind, rule, text = (
             "DUPLICATE_PAYMENT",
             "two or more payments each >= fee, net > fee",
@@ -197,8 +207,7 @@ def _line_case(
 def judge_line(
     line: Line,
     resolution: Resolution,
-    codes: Mapping[int, str],
-    fees: Mapping[int, int],
+    dossiers: Mapping[int, Dossier],
     nets: Mapping[int, int],
     pulled: frozenset[tuple[str, date]],
 ) -> CaseOut | None:
@@ -207,7 +216,7 @@ def judge_line(
         return None
     if line.status == "success" and resolution.dossier_id is None:
         if line.kind == "payment" and resolution.ambiguous:
-            named = [codes[d] for d in resolution.ambiguous]
+            named = [dossiers[d].code for d in resolution.ambiguous]
             return _line_case(
                 line,
                 "AMBIGUOUS_REFERENCE",
@@ -240,14 +249,16 @@ def judge_line(
                 explanation=explain.unmatched_refund(line.channel, line.txn_id, line.amount),
             )
         return None
+    if line.status != "pending":
+        return None
     next_day = line.day + timedelta(days=1)
-    if line.status == "pending" and (line.channel, next_day) in pulled:
+    if (line.channel, next_day) in pulled:
         owner = resolution.dossier_id
         return _line_case(
             line,
             "STATUS_CONFLICT",
             dossier_id=owner,
-            expected=fees[owner] if owner is not None else None,
+            expected=dossiers[owner].fee if owner is not None else None,
             actual=nets.get(owner, 0) if owner is not None else line.amount,
             rule="line still pending after the next day was pulled",
             explanation=explain.still_pending(

@@ -15,21 +15,29 @@ MIN_SEARCHED_CODE = 6
 class DossierIndex:
     """Lookups for rules 1–3 over the dossiers given to the engine."""
 
-    def __init__(self, dossiers: Iterable[Dossier]) -> None:
+    def __init__(self, dossiers: Iterable[Dossier] = ()) -> None:
         self.by_id: dict[int, Dossier] = {}
         self.by_ref: dict[str, Dossier] = {}
         self.by_code: dict[str, Dossier] = {}
         # rule 3: normalised codes by their length, so that each place in a text costs one
         # dict lookup per distinct length (codes share long prefixes such as "H1725")
         self.by_key: dict[int, dict[str, Dossier]] = {}
-        for dossier in sorted(dossiers, key=lambda d: d.id):
-            self.by_id[dossier.id] = dossier
+        self.add(dossiers)
+
+    def add(self, dossiers: Iterable[Dossier]) -> None:
+        """Index more dossiers. Where two share a key the lower id wins, whatever the order
+        they come in (one call or several)."""
+        by_id, by_ref, by_code, by_key = self.by_id, self.by_ref, self.by_code, self.by_key
+        for dossier in dossiers:
+            by_id[dossier.id] = dossier
             for key in dossier.ref_keys:
-                self.by_ref.setdefault(key, dossier)
-            self.by_code.setdefault(ref_key(dossier.code), dossier)
+                _keep_lowest(by_ref, key, dossier)
+            _keep_lowest(by_code, ref_key(dossier.code), dossier)
             if len(dossier.code_key) >= MIN_SEARCHED_CODE:
-                same_length = self.by_key.setdefault(len(dossier.code_key), {})
-                same_length.setdefault(dossier.code_key, dossier)
+                same_length = by_key.get(len(dossier.code_key))
+                if same_length is None:
+                    same_length = by_key[len(dossier.code_key)] = {}
+                _keep_lowest(same_length, dossier.code_key, dossier)
 
     def codes_in(self, text: str) -> list[Dossier]:
         """Dossiers whose normalised code occurs in the normalised text (rule 3).
@@ -54,24 +62,38 @@ class DossierIndex:
         return [unique[k] for k in sorted(unique)]
 
 
-def resolve_payment(line: Line, index: DossierIndex) -> Resolution:
-    """Rules 1–3 for a payment (or any line that is not a refund)."""
+def _keep_lowest(index: dict[str, Dossier], key: str, dossier: Dossier) -> None:
+    current = index.get(key)
+    if current is None or dossier.id < current.id:
+        index[key] = dossier
+
+
+def referenced(line: Line, index: DossierIndex) -> Resolution | None:
+    """Rules 1 and 2: the dossier the line's order ref or the channel's hint names exactly."""
     if line.order_ref:
         key = ref_key(line.order_ref)
         dossier = index.by_ref.get(key)
         if dossier is not None:
-            return _hit(line, dossier, "payment_ref", order_ref=line.order_ref)
+            return _hit(line, dossier, "payment_ref", "order_ref", line.order_ref)
         dossier = index.by_code.get(key)
         if dossier is not None:
-            return _hit(line, dossier, "dossier_code", order_ref=line.order_ref)
+            return _hit(line, dossier, "dossier_code", "order_ref", line.order_ref)
     if line.hint:
         dossier = index.by_code.get(ref_key(line.hint))
         if dossier is not None:
-            return _hit(line, dossier, "dossier_code", dossier_hint=line.hint)
+            return _hit(line, dossier, "dossier_code", "dossier_hint", line.hint)
+    return None
+
+
+def resolve_payment(line: Line, index: DossierIndex) -> Resolution:
+    """Rules 1–3 for a payment (or any line that is not a refund)."""
+    hit = referenced(line, index)
+    if hit is not None:
+        return hit
     text = normalise_text(" ".join(t for t in (line.order_ref, line.text) if t))
     named = index.codes_in(text)
     if len(named) == 1:
-        return _hit(line, named[0], "text", text=text)
+        return _hit(line, named[0], "text", "text", text)
     if len(named) > 1:
         return Resolution(
             line_id=line.id,
@@ -83,26 +105,36 @@ def resolve_payment(line: Line, index: DossierIndex) -> Resolution:
     return Resolution(line_id=line.id, dossier_id=None, rule=None)
 
 
-def _hit(line: Line, dossier: Dossier, rule: str, **fields: str) -> Resolution:
+def _hit(line: Line, dossier: Dossier, rule: str, field: str, value: str) -> Resolution:
+    """A resolution naming the field that decided it, then the dossier's code."""
     return Resolution(
         line_id=line.id,
         dossier_id=dossier.id,
         rule=rule,
-        fields={**fields, "dossier_code": dossier.code},
+        fields={field: value, "dossier_code": dossier.code},
     )
 
 
 class PaymentIndex:
-    """The payments a refund may net against, by `(channel, txn id)` and `(channel, order ref)`."""
+    """The payments a refund may net against, by `(channel, txn id)` and `(channel, order ref)`.
 
-    def __init__(self, payments: Sequence[Line]) -> None:
+    Given the refunds to net, only the payments one of them could name are indexed.
+    """
+
+    def __init__(self, payments: Sequence[Line], refunds: Sequence[Line] | None = None) -> None:
         self.by_txn: dict[tuple[str, str], Line] = {}
         self.by_ref: dict[tuple[str, str], list[Line]] = {}
+        txns = refs = None
+        if refunds is not None:
+            txns = {r.refund_of for r in refunds if r.refund_of}
+            refs = {ref_key(r.order_ref) for r in refunds if not r.refund_of and r.order_ref}
         for payment in payments:
-            self.by_txn.setdefault((payment.channel, payment.txn_id), payment)
-            if payment.order_ref:
-                key = (payment.channel, ref_key(payment.order_ref))
-                self.by_ref.setdefault(key, []).append(payment)
+            if txns is None or payment.txn_id in txns:
+                self.by_txn.setdefault((payment.channel, payment.txn_id), payment)
+            if payment.order_ref and (refs is None or refs):
+                key = ref_key(payment.order_ref)
+                if refs is None or key in refs:
+                    self.by_ref.setdefault((payment.channel, key), []).append(payment)
 
     def refunded_by(self, refund: Line) -> Line | None:
         """A refund nets against the payment it refunds: by `refund_of`, else by order ref."""
@@ -120,7 +152,7 @@ class PaymentIndex:
 def resolve_all(lines: Sequence[Line], index: DossierIndex) -> dict[int, Resolution]:
     """Every line's resolution; fixed lines keep theirs; refunds follow their payment."""
     resolutions: dict[int, Resolution] = {}
-    payments = PaymentIndex([line for line in lines if line.kind == "payment"])
+    refunds = [line for line in lines if line.kind == "refund" and not line.fixed]
     for line in lines:
         if line.fixed:
             resolutions[line.id] = Resolution(
@@ -130,9 +162,10 @@ def resolve_all(lines: Sequence[Line], index: DossierIndex) -> dict[int, Resolut
             resolutions[line.id] = Resolution(line_id=line.id, dossier_id=None, rule=None)
         elif line.kind == "payment":
             resolutions[line.id] = resolve_payment(line, index)
-    for line in lines:
-        if line.kind != "refund" or line.fixed:
-            continue
+    if not refunds:
+        return resolutions
+    payments = PaymentIndex([line for line in lines if line.kind == "payment"], refunds)
+    for line in refunds:
         payment = payments.refunded_by(line)
         if payment is None:
             resolutions[line.id] = Resolution(line_id=line.id, dossier_id=None, rule=None)

@@ -4,17 +4,22 @@ Lines judged now: the day's lines, D−1's pending lines, and the lines of every
 a line. Dossiers judged now: those lines' dossiers (new and previous), claims on D and D−1, and
 dossiers changed since the last run. Every line of a judged dossier comes along, fixed to its
 stored match, so its net is whole. Candidate dossiers for rules 1–3 are found in SQL.
+
+A day is a few set-based queries whatever its size: each list of keys travels as one parameter
+(`one_of`), lines come back with their stored match in the same row, and only the columns the
+engine reads are fetched (never a line's raw payload), as tuples rather than ORM objects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
+import msgspec
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recon.db.chunks import chunks
 from recon.db.models import (
     LIVE_CASE_STATUSES,
     Case,
@@ -25,14 +30,15 @@ from recon.db.models import (
     DossierPaymentRef,
     Match,
     StatementLineRow,
+    table,
 )
-from recon.matching.normalize import code_key, normalise_text
-from recon.matching.resolve import MIN_SEARCHED_CODE, DossierIndex, resolve_payment
-from recon.matching.types import ControlMismatch
+from recon.matching.normalize import code_key, normalise_text, ref_key
+from recon.matching.resolve import MIN_SEARCHED_CODE, DossierIndex, referenced, resolve_all
+from recon.matching.types import ControlMismatch, EngineInput
 from recon.matching.types import Dossier as EngineDossier
 from recon.matching.types import Line as EngineLine
+from recon.runs.sets import dialect_of, one_of
 
-BIG_CHUNK = 10_000  # IN lists of candidate codes: fewer round trips
 LINE_CASE_TYPES = (
     "UNMATCHED_PAYMENT",
     "AMBIGUOUS_REFERENCE",
@@ -40,154 +46,290 @@ LINE_CASE_TYPES = (
     "STATUS_CONFLICT",
 )
 
+_LINES = table(StatementLineRow)
+_MATCHES = table(Match)
+_DOSSIERS = table(Dossier)
+_REFS = table(DossierPaymentRef)
+# what the engine reads of a line, in `_engine_line`'s order, then the line's stored match
+_LINE_COLUMNS = (
+    _LINES.c.id,
+    _LINES.c.channel,
+    _LINES.c.channel_txn_id,
+    _LINES.c.amount,
+    _LINES.c.kind,
+    _LINES.c.status,
+    _LINES.c.paid_at,
+    _LINES.c.business_day,
+    _LINES.c.order_ref,
+    _LINES.c.dossier_hint,
+    _LINES.c.refund_of,
+    _LINES.c.description,
+    _LINES.c.fee,
+)
+_MATCH_COLUMNS = (_MATCHES.c.id, _MATCHES.c.dossier_id, _MATCHES.c.rule, _MATCHES.c.fields)
+_WITH_MATCH = _LINES.outerjoin(_MATCHES, _MATCHES.c.line_id == _LINES.c.id)
+_DOSSIER_COLUMNS = (
+    _DOSSIERS.c.id,
+    _DOSSIERS.c.dossier_code,
+    _DOSSIERS.c.code_key,
+    _DOSSIERS.c.fee_amount,
+    _DOSSIERS.c.state,
+    _DOSSIERS.c.claimed_paid_channel,
+    _DOSSIERS.c.claimed_paid_day,
+    _DOSSIERS.c.claimed_channel_txn_id,
+)
 
-def to_engine_line(
-    row: StatementLineRow, fixed_to: int | None = None, fixed: bool = False
+
+class StoredMatch(msgspec.Struct, frozen=True, kw_only=True):
+    """A line's match as stored: what `write_matches` compares the engine's resolution with."""
+
+    id: int
+    dossier_id: int
+    rule: str
+    fields: str
+
+
+class Loaded(msgspec.Struct, kw_only=True):
+    """The engine's input for one run, and what persisting its output needs."""
+
+    engine_input: EngineInput
+    stored: dict[int, StoredMatch]  # line id -> match, for every line the engine re-resolves
+    judged_line_ids: frozenset[int]
+    judged_dossier_ids: frozenset[int]
+    day_line_ids: frozenset[int]  # the judged lines of day D itself
+
+
+def _engine_line(
+    row: Sequence[Any], fixed_to: int | None = None, fixed: bool = False
 ) -> EngineLine:
     return EngineLine(
-        id=row.id,
-        channel=row.channel,
-        txn_id=row.channel_txn_id,
-        amount=row.amount,
-        kind=row.kind,
-        status=row.status,
-        paid_at=row.paid_at,
-        day=row.business_day,
-        order_ref=row.order_ref,
-        hint=row.dossier_hint,
-        refund_of=row.refund_of,
-        text=row.description,
-        fee=row.fee,
+        id=row[0],
+        channel=row[1],
+        txn_id=row[2],
+        amount=row[3],
+        kind=row[4],
+        status=row[5],
+        paid_at=row[6],
+        day=row[7],
+        order_ref=row[8],
+        hint=row[9],
+        refund_of=row[10],
+        text=row[11],
+        fee=row[12],
         fixed_dossier_id=fixed_to,
         fixed=fixed,
     )
 
 
+def _stored_match(row: Sequence[Any]) -> StoredMatch | None:
+    match_id, dossier_id, rule, fields = row[13:17]
+    if match_id is None:
+        return None
+    return StoredMatch(id=match_id, dossier_id=dossier_id, rule=rule, fields=fields)
+
+
+async def load(
+    session: AsyncSession,
+    *,
+    day: date,
+    channels: Sequence[str],
+    file_fed: Sequence[str],
+    since: datetime | None,
+) -> Loaded:
+    """Everything the run of `day` over `channels` judges, as the engine's input."""
+    dialect = dialect_of(session)
+    judged_rows = await lines_to_judge(session, day, channels)
+    known = {row[0] for row in judged_rows}
+    context = await refunded_payments(session, judged_rows, known, dialect)
+    open_rows = judged_rows + context
+    open_lines = [_engine_line(row) for row in open_rows]
+    stored: dict[int, StoredMatch] = {}
+    for row in open_rows:
+        match = _stored_match(row)
+        if match is not None:
+            stored[row[0]] = match
+
+    index = await candidate_dossiers(session, open_lines, dialect)
+    first_pass = resolve_all(open_lines, index)
+    dossiers = dict(index.by_id)
+    judged = {r.dossier_id for r in first_pass.values() if r.dossier_id is not None}
+    judged |= {m.dossier_id for m in stored.values()}
+    judged |= await dossiers_to_judge(session, day, since)
+    missing = judged - dossiers.keys()
+    if missing:
+        dossiers.update(await load_dossiers(session, missing, dialect))
+
+    open_ids = {line.id for line in open_lines}
+    lines = open_lines + await lines_of_dossiers(session, judged, open_ids, dialect)
+    seen = {line.id for line in lines}
+    lines += await claimed_lines(session, dossiers.values(), seen, dialect)
+    engine_input = EngineInput(
+        dossiers=tuple(dossiers[k] for k in sorted(dossiers)),
+        lines=tuple(lines),
+        pulled=await pulled_channel_days(session, file_fed, day),
+        mismatches=tuple(await control_mismatches(session, day, channels)),
+        judge_dossier_ids=frozenset(judged),
+        judge_line_ids=frozenset(known),
+    )
+    return Loaded(
+        engine_input=engine_input,
+        stored=stored,
+        judged_line_ids=frozenset(known),
+        judged_dossier_ids=frozenset(judged),
+        day_line_ids=frozenset(row[0] for row in judged_rows if row[7] == day),
+    )
+
+
 async def lines_to_judge(
     session: AsyncSession, day: date, channels: Sequence[str]
-) -> list[StatementLineRow]:
+) -> list[Sequence[Any]]:
+    """The day's lines, D−1's pending lines and the lines of live cases about a line, each
+    with its stored match."""
     live_line_cases = (
         select(CaseLine.line_id)
         .join(Case, Case.id == CaseLine.case_id)
         .where(Case.status.in_(LIVE_CASE_STATUSES), Case.type.in_(LINE_CASE_TYPES))
     )
-    query = select(StatementLineRow).where(
-        or_(
-            and_(StatementLineRow.business_day == day, StatementLineRow.channel.in_(channels)),
-            and_(
-                StatementLineRow.business_day == day - timedelta(days=1),
-                StatementLineRow.status == "pending",
-            ),
-            StatementLineRow.id.in_(live_line_cases),
+    query = (
+        select(*_LINE_COLUMNS, *_MATCH_COLUMNS)
+        .select_from(_WITH_MATCH)
+        .where(
+            or_(
+                and_(_LINES.c.business_day == day, _LINES.c.channel.in_(channels)),
+                and_(
+                    _LINES.c.business_day == day - timedelta(days=1),
+                    _LINES.c.status == "pending",
+                ),
+                _LINES.c.id.in_(live_line_cases),
+            )
         )
     )
-    return list((await session.execute(query)).scalars())
+    return list((await session.execute(query)).all())
 
 
 async def refunded_payments(
-    session: AsyncSession, refunds: Sequence[StatementLineRow], known: set[int]
-) -> list[StatementLineRow]:
-    """The payments the refunds net against, wherever they were stored."""
+    session: AsyncSession, rows: Sequence[Sequence[Any]], known: set[int], dialect: str
+) -> list[Sequence[Any]]:
+    """The payments the refunds among `rows` net against, wherever they were stored."""
+    by_txn: set[tuple[str, str]] = set()
+    by_ref: set[tuple[str, str]] = set()
+    for row in rows:
+        channel, kind, order_ref, refund_of = row[1], row[4], row[8], row[10]
+        if kind != "refund":
+            continue
+        if refund_of:
+            by_txn.add((channel, refund_of))
+        elif order_ref and ref_key(order_ref):
+            by_ref.add((channel, ref_key(order_ref)))
+    if not by_txn and not by_ref:
+        return []
     conditions: list[ColumnElement[bool]] = []
-    for refund in refunds:
-        if refund.refund_of:
-            conditions.append(
-                and_(
-                    StatementLineRow.channel == refund.channel,
-                    StatementLineRow.channel_txn_id == refund.refund_of,
-                )
+    if by_txn:
+        conditions.append(
+            and_(
+                one_of(_LINES.c.channel, {c for c, _ in by_txn}, dialect),
+                one_of(_LINES.c.channel_txn_id, {t for _, t in by_txn}, dialect),
             )
-        elif refund.order_ref_key:
-            conditions.append(
-                and_(
-                    StatementLineRow.channel == refund.channel,
-                    StatementLineRow.order_ref_key == refund.order_ref_key,
-                    StatementLineRow.kind == "payment",
-                )
+        )
+    if by_ref:
+        conditions.append(
+            and_(
+                one_of(_LINES.c.order_ref_key, {k for _, k in by_ref}, dialect),
+                _LINES.c.kind == "payment",
             )
-    found: list[StatementLineRow] = []
-    for part in chunks(conditions, 200):
-        rows = (await session.execute(select(StatementLineRow).where(or_(*part)))).scalars()
-        found.extend(row for row in rows if row.id not in known)
+        )
+    query = select(*_LINE_COLUMNS, *_MATCH_COLUMNS, _LINES.c.order_ref_key).select_from(_WITH_MATCH)
+    found: list[Sequence[Any]] = []
+    for row in (await session.execute(query.where(or_(*conditions)))).all():
+        if row[0] in known:
+            continue
+        if (row[1], row[2]) in by_txn or (row[4] == "payment" and (row[1], row[17]) in by_ref):
+            found.append(row)
     return found
 
 
-async def candidate_dossier_ids(
-    session: AsyncSession, lines: Sequence[StatementLineRow]
-) -> set[int]:
-    """Dossiers any of rules 1–3 could pick for these lines."""
-    ref_keys = sorted({row.order_ref_key for row in lines if row.order_ref_key})
-    code_keys = sorted(
-        {code_key(text) for row in lines for text in (row.order_ref, row.dossier_hint) if text}
-        - {""}
+async def candidate_dossiers(
+    session: AsyncSession, lines: Sequence[EngineLine], dialect: str
+) -> DossierIndex:
+    """Every dossier any of rules 1–3 could pick for these lines, indexed for them."""
+    ref_keys = {ref_key(line.order_ref) for line in lines if line.order_ref}
+    code_keys = {
+        code_key(text) for line in lines for text in (line.order_ref, line.hint) if text
+    } - {""}
+    # two plain lookups: an OR of the two makes SQLite merge row sets, twice the time
+    found = await _dossiers_where(
+        session, one_of(_DOSSIERS.c.code_key, code_keys, dialect), dialect
     )
-    ids: set[int] = set()
-    for part in chunks(ref_keys):
-        query = select(DossierPaymentRef.dossier_id).where(DossierPaymentRef.ref_key.in_(part))
-        ids.update((await session.execute(query)).scalars())
-    for part in chunks(code_keys):
-        ids.update(
-            (await session.execute(select(Dossier.id).where(Dossier.code_key.in_(part)))).scalars()
+    found.update(
+        await _dossiers_where(
+            session, one_of(_REFS.c.ref_key, ref_keys, dialect), dialect, via_refs=True
         )
-    # rule 3 only for lines rules 1 and 2 leave open: their texts' substrings of code length
-    lengths = [
-        n
-        for n in (await session.execute(select(func.length(Dossier.code_key)).distinct())).scalars()
-        if n and n >= MIN_SEARCHED_CODE
+    )
+    # rule 3 only for the payments rules 1 and 2 leave open: their texts' substrings of the
+    # lengths codes have
+    index = DossierIndex(found.values())
+    texts = [
+        normalise_text(" ".join(t for t in (line.order_ref, line.text) if t))
+        for line in lines
+        if line.kind == "payment" and referenced(line, index) is None
     ]
-    index = DossierIndex(await load_dossiers(session, ids))
-    pieces: set[str] = set()
-    for row in lines:
-        if row.kind != "payment":
-            continue
-        if resolve_payment(to_engine_line(row), index).rule in ("payment_ref", "dossier_code"):
-            continue
-        text = normalise_text(" ".join(t for t in (row.order_ref, row.description) if t))
-        for n in lengths:
-            pieces.update(text[i : i + n] for i in range(len(text) - n + 1))
-    for part in chunks(sorted(pieces), BIG_CHUNK):
-        ids.update(
-            (await session.execute(select(Dossier.id).where(Dossier.code_key.in_(part)))).scalars()
-        )
-    return ids
+    if texts:
+        lengths = await code_lengths(session)
+        pieces = {
+            text[i : i + n] for text in texts for n in lengths for i in range(len(text) - n + 1)
+        }
+        if pieces:
+            condition = one_of(_DOSSIERS.c.code_key, pieces, dialect)
+            index.add((await _dossiers_where(session, condition, dialect)).values())
+    return index
 
 
-async def load_dossiers(session: AsyncSession, ids: Iterable[int]) -> list[EngineDossier]:
-    wanted = sorted(set(ids))
+async def code_lengths(session: AsyncSession) -> list[int]:
+    """The lengths of normalised codes that rule 3 searches for."""
+    query = select(func.length(_DOSSIERS.c.code_key)).distinct()
+    return sorted(n for n in (await session.execute(query)).scalars() if n >= MIN_SEARCHED_CODE)
+
+
+async def load_dossiers(
+    session: AsyncSession, ids: Collection[int], dialect: str
+) -> dict[int, EngineDossier]:
+    return await _dossiers_where(session, one_of(_DOSSIERS.c.id, ids, dialect), dialect)
+
+
+async def _dossiers_where(
+    session: AsyncSession, condition: ColumnElement[bool], dialect: str, via_refs: bool = False
+) -> dict[int, EngineDossier]:
+    """The dossiers meeting `condition` (on a dossier's payment refs if `via_refs`), each with
+    all its payment refs."""
+    query = select(*_DOSSIER_COLUMNS).where(condition)
+    if via_refs:
+        query = query.select_from(_REFS.join(_DOSSIERS, _DOSSIERS.c.id == _REFS.c.dossier_id))
+    rows = (await session.execute(query)).all()
+    if not rows:
+        return {}
     refs: dict[int, list[str]] = {}
-    rows: list[Dossier] = []
-    for part in chunks(wanted):
-        rows.extend((await session.execute(select(Dossier).where(Dossier.id.in_(part)))).scalars())
-        for dossier_id, key in await session.execute(
-            select(DossierPaymentRef.dossier_id, DossierPaymentRef.ref_key)
-            .where(DossierPaymentRef.dossier_id.in_(part))
-            .order_by(DossierPaymentRef.id)
-        ):
-            refs.setdefault(dossier_id, []).append(key)
-    return [
-        EngineDossier(
-            id=row.id,
-            code=row.dossier_code,
-            code_key=row.code_key,
-            fee=row.fee_amount,
-            state=row.state,
-            ref_keys=tuple(refs.get(row.id, ())),
-            claim_channel=row.claimed_paid_channel,
-            claim_day=row.claimed_paid_day,
-            claim_txn_id=row.claimed_channel_txn_id,
+    ids = [row[0] for row in rows]
+    of_them = (
+        select(_REFS.c.dossier_id, _REFS.c.ref_key)
+        .where(one_of(_REFS.c.dossier_id, ids, dialect))
+        .order_by(_REFS.c.id)
+    )
+    for dossier_id, key in (await session.execute(of_them)).all():
+        refs.setdefault(dossier_id, []).append(key)
+    return {
+        row[0]: EngineDossier(
+            id=row[0],
+            code=row[1],
+            code_key=row[2],
+            fee=row[3],
+            state=row[4],
+            ref_keys=tuple(refs.get(row[0], ())),
+            claim_channel=row[5],
+            claim_day=row[6],
+            claim_txn_id=row[7],
         )
         for row in rows
-    ]
-
-
-async def stored_matches(session: AsyncSession, line_ids: Sequence[int]) -> dict[int, Match]:
-    found: dict[int, Match] = {}
-    for part in chunks(list(line_ids)):
-        for match in (
-            await session.execute(select(Match).where(Match.line_id.in_(part)))
-        ).scalars():
-            found[match.line_id] = match
-    return found
+    }
 
 
 async def dossiers_to_judge(session: AsyncSession, day: date, since: datetime | None) -> set[int]:
@@ -208,37 +350,43 @@ async def dossiers_to_judge(session: AsyncSession, day: date, since: datetime | 
 
 
 async def lines_of_dossiers(
-    session: AsyncSession, dossier_ids: Iterable[int], skip: set[int]
-) -> list[tuple[StatementLineRow, int]]:
-    found: list[tuple[StatementLineRow, int]] = []
-    for part in chunks(sorted(set(dossier_ids))):
-        query = (
-            select(StatementLineRow, Match.dossier_id)
-            .join(Match, Match.line_id == StatementLineRow.id)
-            .where(Match.dossier_id.in_(part))
-        )
-        for row, dossier_id in await session.execute(query):
-            if row.id not in skip:
-                found.append((row, dossier_id))
-    return found
+    session: AsyncSession, dossier_ids: Collection[int], skip: set[int], dialect: str
+) -> list[EngineLine]:
+    """Every stored line of these dossiers but those in `skip`, fixed to its match."""
+    query = (
+        select(*_LINE_COLUMNS, _MATCHES.c.dossier_id)
+        .select_from(_MATCHES.join(_LINES, _LINES.c.id == _MATCHES.c.line_id))
+        .where(one_of(_MATCHES.c.dossier_id, dossier_ids, dialect))
+    )
+    return [
+        _engine_line(row, row[13], fixed=True)
+        for row in (await session.execute(query)).all()
+        if row[0] not in skip
+    ]
 
 
 async def claimed_lines(
-    session: AsyncSession, dossiers: Sequence[EngineDossier], skip: set[int]
-) -> list[StatementLineRow]:
-    """Lines a claim names by transaction id, wherever they resolved."""
-    wanted = [
+    session: AsyncSession, dossiers: Iterable[EngineDossier], skip: set[int], dialect: str
+) -> list[EngineLine]:
+    """Lines a claim names by transaction id, wherever they resolved, fixed to their match."""
+    wanted = {
         (d.claim_channel, d.claim_txn_id) for d in dossiers if d.claim_channel and d.claim_txn_id
+    }
+    if not wanted:
+        return []
+    query = (
+        select(*_LINE_COLUMNS, _MATCHES.c.dossier_id)
+        .select_from(_WITH_MATCH)
+        .where(
+            one_of(_LINES.c.channel, {c for c, _ in wanted}, dialect),
+            one_of(_LINES.c.channel_txn_id, {t for _, t in wanted}, dialect),
+        )
+    )
+    return [
+        _engine_line(row, row[13], fixed=True)
+        for row in (await session.execute(query)).all()
+        if row[0] not in skip and (row[1], row[2]) in wanted
     ]
-    found: list[StatementLineRow] = []
-    for part in chunks(wanted, 200):
-        conditions = [
-            and_(StatementLineRow.channel == c, StatementLineRow.channel_txn_id == t)
-            for c, t in part
-        ]
-        rows = (await session.execute(select(StatementLineRow).where(or_(*conditions)))).scalars()
-        found.extend(row for row in rows if row.id not in skip)
-    return found
 
 
 async def pulled_channel_days(

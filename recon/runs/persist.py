@@ -3,18 +3,22 @@
 A live case whose identity still holds keeps its id, state and history (amounts updated); a
 live case that no longer holds is closed with the reason; a resolved case is left as the person
 left it; a new identity opens a new case. Every change is an event in the append-only log.
+
+Everything is written a statement per kind of change, not a statement per row: Core
+executemany for inserts and updates (new cases come back with their ids through RETURNING),
+and keys bound as one parameter (`one_of`) for deletes and lookups.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
+from typing import Any
 
 import msgspec
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import bindparam, delete, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recon.db.chunks import chunks
 from recon.db.models import (
     LIVE_CASE_STATUSES,
     Case,
@@ -25,8 +29,29 @@ from recon.db.models import (
     table,
 )
 from recon.matching.types import CaseOut, Resolution
+from recon.runs.loader import StoredMatch
+from recon.runs.sets import dialect_of, one_of, rows_of
 
 ENGINE = "engine"
+CLOSE_REASON = "Không còn sai lệch: lần đối soát này không còn thấy trường hợp này."
+
+_NEW_MATCH = ("line_id", "dossier_id", "rule", "fields")
+_CASES = table(Case)
+_CASE_LINES = table(CaseLine)
+_MATCHES = table(Match)
+# what judging a case compares, in `StoredCase`'s order
+_CASE_COLUMNS = (
+    _CASES.c.id,
+    _CASES.c.status,
+    _CASES.c.identity,
+    _CASES.c.business_day,
+    _CASES.c.channel,
+    _CASES.c.dossier_id,
+    _CASES.c.expected_amount,
+    _CASES.c.actual_amount,
+    _CASES.c.rule,
+    _CASES.c.explanation,
+)
 
 
 class CaseCounts(msgspec.Struct, kw_only=True):
@@ -35,32 +60,54 @@ class CaseCounts(msgspec.Struct, kw_only=True):
     updated: int = 0
 
 
+class StoredCase(msgspec.Struct, frozen=True, kw_only=True):
+    """A case not closed, as stored: the fields the engine decides, its id and status."""
+
+    id: int
+    status: str
+    identity: str
+    business_day: date
+    channel: str | None
+    dossier_id: int | None
+    expected_amount: int | None
+    actual_amount: int | None
+    rule: str
+    explanation: str
+
+
 async def write_matches(
     session: AsyncSession,
     resolutions: Sequence[Resolution],
-    stored: dict[int, Match],
+    stored: Mapping[int, StoredMatch],
     *,
     run_id: int,
     now: datetime,
 ) -> None:
     """Insert, change or remove each line's match; an unchanged match is left alone. Each
     line's `matched` bit, which the ledger sums by, follows its match in the same transaction."""
-    new, gone = [], []
-    linked: list[int] = []  # lines that gain a match
-    unlinked: list[int] = []  # lines that lose theirs
+    new: list[tuple[int, int, str, str]] = []
+    changed: list[dict[str, Any]] = []
+    gone: list[int] = []
+    unlinked: list[int] = []  # lines that lose their match
+    encode = msgspec.json.encode
     for resolution in resolutions:
         current = stored.get(resolution.line_id)
-        fields = msgspec.json.encode(resolution.fields).decode()
         if resolution.dossier_id is None or resolution.rule is None:
             if current is not None:
                 gone.append(current.id)
                 unlinked.append(resolution.line_id)
             continue
+        fields = encode(resolution.fields).decode()
         if current is None:
-            linked.append(resolution.line_id)
-            new.append(
+            new.append((resolution.line_id, resolution.dossier_id, resolution.rule, fields))
+        elif (current.dossier_id, current.rule, current.fields) != (
+            resolution.dossier_id,
+            resolution.rule,
+            fields,
+        ):
+            changed.append(
                 {
-                    "line_id": resolution.line_id,
+                    "match_id": current.id,
                     "dossier_id": resolution.dossier_id,
                     "rule": resolution.rule,
                     "fields": fields,
@@ -68,30 +115,39 @@ async def write_matches(
                     "matched_at": now,
                 }
             )
-        elif (current.dossier_id, current.rule, current.fields) != (
-            resolution.dossier_id,
-            resolution.rule,
-            fields,
-        ):
-            current.dossier_id = resolution.dossier_id
-            current.rule = resolution.rule
-            current.fields = fields
-            current.run_id = run_id
-            current.matched_at = now
-    for part in chunks(gone):
-        await session.execute(delete(Match).where(Match.id.in_(part)))
+    dialect = dialect_of(session)
+    if gone:
+        await session.execute(delete(_MATCHES).where(one_of(_MATCHES.c.id, gone, dialect)))
     await _set_matched(session, unlinked, matched=False)
+    if changed:
+        await session.execute(
+            update(_MATCHES).where(_MATCHES.c.id == bindparam("match_id")), changed
+        )
     if new:
-        await session.execute(insert(table(Match)), new)
-        await _set_matched(session, linked, matched=True)
-    await session.flush()
+        # one statement for the day's new matches: the rows go as one parameter
+        given = rows_of({name: _MATCHES.c[name].type for name in _NEW_MATCH}, new, dialect)
+        rows = given.subquery()
+        query = select(
+            *(rows.c[name] for name in _NEW_MATCH),
+            literal(run_id, _MATCHES.c.run_id.type),
+            literal(now, _MATCHES.c.matched_at.type),
+        )
+        await session.execute(
+            insert(_MATCHES).from_select([*_NEW_MATCH, "run_id", "matched_at"], query)
+        )
+        await _set_matched(session, [row[0] for row in new], matched=True)
 
 
 async def _set_matched(session: AsyncSession, line_ids: Sequence[int], *, matched: bool) -> None:
-    # through the Core table: the ORM would look for each chunk's lines in the session
+    # through the Core table: the ORM would look for the lines in the session
+    if not line_ids:
+        return
     lines = table(StatementLineRow)
-    for part in chunks(line_ids):
-        await session.execute(update(lines).where(lines.c.id.in_(part)).values(matched=matched))
+    await session.execute(
+        update(lines)
+        .where(one_of(lines.c.id, line_ids, dialect_of(session)))
+        .values(matched=matched)
+    )
 
 
 async def cases_in_scope(
@@ -101,27 +157,28 @@ async def cases_in_scope(
     line_ids: Iterable[int],
     identities: Iterable[str],
     channel_days: Iterable[tuple[str, date]],
-) -> list[Case]:
-    """Every case not closed whose subject the run judged."""
-    found: dict[int, Case] = {}
-    not_closed = Case.status != "closed"
-    for part in chunks(sorted(set(dossier_ids))):
-        query = select(Case).where(not_closed, Case.dossier_id.in_(part))
-        found.update((c.id, c) for c in (await session.execute(query)).scalars())
-    for part in chunks(sorted(set(line_ids))):
-        about = select(CaseLine.case_id).where(CaseLine.line_id.in_(part))
-        query = select(Case).where(not_closed, Case.id.in_(about), Case.dossier_id.is_(None))
-        found.update((c.id, c) for c in (await session.execute(query)).scalars())
-    for names in chunks(sorted(set(identities))):
-        query = select(Case).where(not_closed, Case.identity.in_(names))
-        found.update((c.id, c) for c in (await session.execute(query)).scalars())
-    days = [
-        Case.identity == f"CONTROL_TOTAL_MISMATCH:{channel}:{day.isoformat()}"
-        for channel, day in channel_days
-    ]
-    if days:
-        query = select(Case).where(not_closed, or_(*days))
-        found.update((c.id, c) for c in (await session.execute(query)).scalars())
+) -> list[StoredCase]:
+    """Every case not closed whose subject the run judged, by id."""
+    dialect = dialect_of(session)
+    names = set(identities)
+    names.update(
+        f"CONTROL_TOTAL_MISMATCH:{channel}:{day.isoformat()}" for channel, day in channel_days
+    )
+    about_lines = select(_CASE_LINES.c.case_id).where(
+        one_of(_CASE_LINES.c.line_id, line_ids, dialect)
+    )
+    not_closed = _CASES.c.status != "closed"
+    queries = (
+        select(*_CASE_COLUMNS).where(not_closed, one_of(_CASES.c.dossier_id, dossier_ids, dialect)),
+        select(*_CASE_COLUMNS).where(
+            not_closed, _CASES.c.id.in_(about_lines), _CASES.c.dossier_id.is_(None)
+        ),
+        select(*_CASE_COLUMNS).where(not_closed, one_of(_CASES.c.identity, names, dialect)),
+    )
+    found: dict[int, StoredCase] = {}
+    for query in queries:
+        for row in (await session.execute(query)).all():
+            found[row[0]] = StoredCase(**row._asdict())
     return [found[k] for k in sorted(found)]
 
 
@@ -151,7 +208,7 @@ def _event(
 async def write_cases(
     session: AsyncSession,
     decided: Sequence[CaseOut],
-    existing: Sequence[Case],
+    existing: Sequence[StoredCase],
     *,
     run_id: int,
     now: datetime,
@@ -159,35 +216,22 @@ async def write_cases(
     stored_lines = await case_line_ids(session, [case.id for case in existing])
     counts = CaseCounts()
     by_identity = {case.identity: case for case in existing}
+    opened = await _open_cases(
+        session, [out for out in decided if out.identity not in by_identity], run_id, now
+    )
     events: list[dict[str, object]] = []
     line_links: list[dict[str, int]] = []
     stale_links: list[int] = []
+    updates: list[dict[str, Any]] = []
     for out in decided:
         case = by_identity.pop(out.identity, None)
         if case is None:
-            case = Case(
-                type=out.type,
-                status="open",
-                identity=out.identity,
-                business_day=out.day,
-                channel=out.channel,
-                dossier_id=out.dossier_id,
-                expected_amount=out.expected,
-                actual_amount=out.actual,
-                rule=out.rule,
-                explanation=out.explanation,
-                opened_run_id=run_id,
-                updated_run_id=run_id,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(case)
-            await session.flush()
+            case_id = opened[out.identity]
             counts.opened += 1
             events.append(
-                _event(case.id, "opened", None, "open", run_id, now, note=out.explanation)
+                _event(case_id, "opened", None, "open", run_id, now, note=out.explanation)
             )
-            line_links.extend({"case_id": case.id, "line_id": i} for i in out.line_ids)
+            line_links.extend({"case_id": case_id, "line_id": i} for i in out.line_ids)
             continue
         if case.status not in LIVE_CASE_STATUSES:
             continue  # resolved: left as the person left it
@@ -195,11 +239,7 @@ async def write_cases(
         if stored_lines.get(case.id, ()) != out.line_ids:
             changes["line_ids"] = (stored_lines.get(case.id, ()), out.line_ids)
         if changes:
-            for field, (_, after) in changes.items():
-                if field != "line_ids":
-                    setattr(case, field, after)
-            case.updated_run_id = run_id
-            case.updated_at = now
+            updates.append({"case_id": case.id, **_decided_fields(out), **_touched(run_id, now)})
             counts.updated += 1
             events.append(
                 _event(case.id, "updated", case.status, case.status, run_id, now, changes)
@@ -207,27 +247,80 @@ async def write_cases(
             if "line_ids" in changes:
                 stale_links.append(case.id)
                 line_links.extend({"case_id": case.id, "line_id": i} for i in out.line_ids)
+    closes: list[dict[str, Any]] = []
     for case in by_identity.values():
         if case.status not in LIVE_CASE_STATUSES:
             continue
-        reason = "Không còn sai lệch: lần đối soát này không còn thấy trường hợp này."
-        events.append(_event(case.id, "closed", case.status, "closed", run_id, now, note=reason))
-        case.status = "closed"
-        case.close_reason = reason
-        case.updated_run_id = run_id
-        case.updated_at = now
+        events.append(
+            _event(case.id, "closed", case.status, "closed", run_id, now, note=CLOSE_REASON)
+        )
+        closes.append(
+            {
+                "case_id": case.id,
+                "status": "closed",
+                "close_reason": CLOSE_REASON,
+                **_touched(run_id, now),
+            }
+        )
         counts.closed += 1
-    for part in chunks(stale_links):
-        await session.execute(delete(CaseLine).where(CaseLine.case_id.in_(part)))
+    by_id = _CASES.c.id == bindparam("case_id")
+    for rows in (updates, closes):
+        if rows:
+            await session.execute(update(_CASES).where(by_id), rows)
+    if stale_links:
+        await session.execute(
+            delete(_CASE_LINES).where(
+                one_of(_CASE_LINES.c.case_id, stale_links, dialect_of(session))
+            )
+        )
     if line_links:
-        await session.execute(insert(table(CaseLine)), line_links)
+        await session.execute(insert(_CASE_LINES), line_links)
     if events:
         await session.execute(insert(table(CaseEvent)), events)
-    await session.flush()
     return counts
 
 
-def _changes(case: Case, out: CaseOut) -> dict[str, tuple[object, object]]:
+async def _open_cases(
+    session: AsyncSession, fresh: Sequence[CaseOut], run_id: int, now: datetime
+) -> dict[str, int]:
+    """Insert the new cases in the engine's order; their ids by identity."""
+    if not fresh:
+        return {}
+    rows = [
+        {
+            "type": out.type,
+            "status": "open",
+            "identity": out.identity,
+            **_decided_fields(out),
+            "opened_run_id": run_id,
+            "created_at": now,
+            **_touched(run_id, now),
+        }
+        for out in fresh
+    ]
+    # RETURNING in batches, matched back by identity (SQLite would give up batching to keep
+    # the parameters' order); ids still follow the engine's order, one VALUES row after another
+    result = await session.execute(insert(_CASES).returning(_CASES.c.identity, _CASES.c.id), rows)
+    return {row[0]: row[1] for row in result}
+
+
+def _decided_fields(out: CaseOut) -> dict[str, Any]:
+    return {
+        "business_day": out.day,
+        "channel": out.channel,
+        "dossier_id": out.dossier_id,
+        "expected_amount": out.expected,
+        "actual_amount": out.actual,
+        "rule": out.rule,
+        "explanation": out.explanation,
+    }
+
+
+def _touched(run_id: int, now: datetime) -> dict[str, Any]:
+    return {"updated_run_id": run_id, "updated_at": now}
+
+
+def _changes(case: StoredCase, out: CaseOut) -> dict[str, tuple[object, object]]:
     fields = {
         "business_day": (case.business_day, out.day),
         "channel": (case.channel, out.channel),
@@ -244,8 +337,11 @@ async def case_line_ids(
     session: AsyncSession, case_ids: Sequence[int]
 ) -> dict[int, tuple[int, ...]]:
     found: dict[int, list[int]] = {}
-    for part in chunks(list(case_ids)):
-        query = select(CaseLine.case_id, CaseLine.line_id).where(CaseLine.case_id.in_(part))
-        for case_id, line_id in await session.execute(query):
-            found.setdefault(case_id, []).append(line_id)
+    if not case_ids:
+        return {}
+    query = select(_CASE_LINES.c.case_id, _CASE_LINES.c.line_id).where(
+        one_of(_CASE_LINES.c.case_id, case_ids, dialect_of(session))
+    )
+    for case_id, line_id in (await session.execute(query)).all():
+        found.setdefault(case_id, []).append(line_id)
     return {k: tuple(sorted(v)) for k, v in found.items()}

@@ -10,25 +10,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import msgspec
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from adapters.base import RetryPolicy
 from recon.db.models import LIVE_CASE_STATUSES, Case, ChannelDay, Run
 from recon.db.session import refresh_statistics
 from recon.matching.engine import run_engine
-from recon.matching.resolve import DossierIndex, resolve_all
-from recon.matching.types import EngineInput
 from recon.runs import lease, loader
 from recon.runs.persist import cases_in_scope, write_cases, write_matches
 from recon.settings import FileChannel, Settings
 from recon.statements.channels import channel_config
-from recon.statements.pull import ChannelOutcome, pull_channel_day
+from recon.statements.outcome import ChannelOutcome
 from recon.statements.service import refuse_closed_days
+
+if TYPE_CHECKING:  # a run that pulls nothing never imports the HTTP client or the adapters
+    import httpx
+
+    from adapters.base import RetryPolicy
 
 log = logging.getLogger("recon.runs")
 
@@ -125,13 +126,21 @@ async def _pull_all(
     clock: Callable[[], datetime],
 ) -> dict[str, ChannelOutcome]:
     outcomes: dict[str, ChannelOutcome] = {}
-    own_client = client is None and pull
+    pulled = [
+        name for name in channels if pull and not isinstance(settings.channels[name], FileChannel)
+    ]
+    for name in channels:
+        if name not in pulled:
+            outcomes[name] = ChannelOutcome(status="skipped")
+    if not pulled:
+        return outcomes
+    import httpx
+
+    from recon.statements.pull import pull_channel_day
+
     http = client or httpx.AsyncClient()
     try:
-        for name in channels:
-            if not pull or isinstance(settings.channels[name], FileChannel):
-                outcomes[name] = ChannelOutcome(status="skipped")
-                continue
+        for name in pulled:
             outcomes[name] = await pull_channel_day(
                 sessionmaker=sessionmaker,
                 settings=settings,
@@ -144,7 +153,7 @@ async def _pull_all(
             )
             await lease.renew(sessionmaker, day, run_id, clock())
     finally:
-        if own_client or client is None:
+        if client is None:
             await http.aclose()
     return outcomes
 
@@ -164,63 +173,25 @@ async def _match_and_judge(
     status = run_status(outcomes)
     now = clock()
     async with sessionmaker() as session:
-        previous = (
-            await session.execute(
-                select(func.max(Run.started_at)).where(Run.id != run_id, Run.status != "running")
-            )
-        ).scalar_one_or_none()
-        judged_rows = await loader.lines_to_judge(session, day, channels)
-        known = {row.id for row in judged_rows}
-        refunds = [row for row in judged_rows if row.kind == "refund"]
-        context = await loader.refunded_payments(session, refunds, known)
-        open_rows = judged_rows + context
-        candidates = await loader.candidate_dossier_ids(session, open_rows)
-        stored = await loader.stored_matches(session, [row.id for row in open_rows])
-        first = await loader.load_dossiers(session, candidates)
-        first_pass = resolve_all([loader.to_engine_line(r) for r in open_rows], DossierIndex(first))
-        judged_dossiers = {r.dossier_id for r in first_pass.values() if r.dossier_id is not None}
-        judged_dossiers |= {m.dossier_id for m in stored.values()}
-        judged_dossiers |= await loader.dossiers_to_judge(session, day, previous)
-        dossiers = {d.id: d for d in first}
-        missing = judged_dossiers - dossiers.keys()
-        dossiers.update((d.id, d) for d in await loader.load_dossiers(session, missing))
-        open_ids = {row.id for row in open_rows}
-        fixed = await loader.lines_of_dossiers(session, judged_dossiers, open_ids)
-        lines = [loader.to_engine_line(row) for row in open_rows]
-        lines += [loader.to_engine_line(row, owner, fixed=True) for row, owner in fixed]
-        seen = open_ids | {row.id for row, _ in fixed}
-        claimed = await loader.claimed_lines(session, list(dossiers.values()), seen)
-        claimed_owner = await loader.stored_matches(session, [row.id for row in claimed])
-        lines += [
-            loader.to_engine_line(
-                row,
-                claimed_owner[row.id].dossier_id if row.id in claimed_owner else None,
-                fixed=True,
-            )
-            for row in claimed
-        ]
-        scope = channels
-        output = run_engine(
-            EngineInput(
-                dossiers=tuple(dossiers.values()),
-                lines=tuple(lines),
-                pulled=await loader.pulled_channel_days(session, file_fed, day),
-                mismatches=tuple(await loader.control_mismatches(session, day, scope)),
-                judge_dossier_ids=frozenset(judged_dossiers),
-                judge_line_ids=frozenset(known),
-            )
+        loaded = await loader.load(
+            session,
+            day=day,
+            channels=channels,
+            file_fed=file_fed,
+            since=await _last_judged(session, run_id),
         )
-        await write_matches(session, output.resolutions, stored, run_id=run_id, now=now)
+        output = run_engine(loaded.engine_input)
+        await write_matches(session, output.resolutions, loaded.stored, run_id=run_id, now=now)
         existing = await cases_in_scope(
             session,
-            dossier_ids=judged_dossiers,
-            line_ids=known,
+            dossier_ids=loaded.judged_dossier_ids,
+            line_ids=loaded.judged_line_ids,
             identities=[c.identity for c in output.cases],
-            channel_days=[(c, day) for c in scope],
+            channel_days=[(c, day) for c in channels],
         )
         counts = await write_cases(session, output.cases, existing, run_id=run_id, now=now)
         await _mark_reconciled(session, day, channels, outcomes, file_fed, run_id, now)
-        day_ids = {row.id for row in judged_rows if row.business_day == day}
+        day_ids = loaded.day_line_ids
         matched = sum(
             1 for r in output.resolutions if r.line_id in day_ids and r.dossier_id is not None
         )
@@ -257,6 +228,15 @@ async def _match_and_judge(
         await session.commit()
         await refresh_statistics(session)
     return result
+
+
+async def _last_judged(session: AsyncSession, run_id: int) -> datetime | None:
+    """When the latest run that judged started: dossiers changed since are judged again. A run
+    that broke judged nothing (its error is set), so it does not count."""
+    query = select(func.max(Run.started_at)).where(
+        Run.id != run_id, Run.status != "running", Run.error.is_(None)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def _mark_reconciled(

@@ -1,13 +1,13 @@
-"""From a configured channel to its adapter: the one place settings meet `adapters/`."""
+"""From a configured channel to its adapter: the one place settings meet `adapters/`.
+
+The adapters and the HTTP client are imported when an adapter is built, not with this module:
+checking a channel's name (every `recon reconcile`) must not pay for them.
+"""
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
 
-from adapters.bank import BankAdapter
-from adapters.base import ChannelAdapter, RetryPolicy
-from adapters.momo import MomoAdapter
-from adapters.portal import PortalAdapter
 from recon.errors import BadInput
 from recon.settings import (
     BankChannel,
@@ -17,6 +17,11 @@ from recon.settings import (
     PortalChannel,
     Settings,
 )
+
+if TYPE_CHECKING:
+    import httpx
+
+    from adapters.base import ChannelAdapter, RetryPolicy
 
 
 def channel_config(settings: Settings, name: str) -> ChannelConfig:
@@ -37,6 +42,12 @@ def build_adapter(
     *,
     retry_policy: RetryPolicy | None = None,
 ) -> ChannelAdapter:
+    import httpx
+
+    from adapters.bank import BankAdapter
+    from adapters.momo import MomoAdapter
+    from adapters.portal import PortalAdapter
+
     config = channel_config(settings, name)
     secrets = settings.secrets.get(name, {})
     timeout = httpx.Timeout(config.timeout_seconds, connect=min(5.0, config.timeout_seconds))

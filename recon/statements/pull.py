@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -23,6 +22,7 @@ from recon.dossiers.service import summary_of_errors
 from recon.rows import FileRejected, read_input_file
 from recon.settings import FileChannel, Settings
 from recon.statements.channels import build_adapter, channel_config
+from recon.statements.outcome import ChannelOutcome
 from recon.statements.service import (
     StoreCounts,
     mark_channel_day,
@@ -32,30 +32,6 @@ from recon.statements.service import (
 )
 
 log = logging.getLogger("recon.statements")
-
-
-class ChannelOutcome(msgspec.Struct, kw_only=True):
-    """One channel's part of a run or pull (DESIGN 6)."""
-
-    status: str  # succeeded | failed | skipped
-    lines: int = 0
-    inserted: int = 0
-    duplicates: int = 0
-    updated: int = 0
-    error: str | None = None
-    # set when the statement disagreed with its own control totals (a case for the run)
-    control_mismatch: dict[str, int | None] | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        """The channel's entry in a run's JSON (DESIGN 6)."""
-        return {
-            "status": self.status,
-            "lines": self.lines,
-            "inserted": self.inserted,
-            "duplicates": self.duplicates,
-            "updated": self.updated,
-            "error": self.error,
-        }
 
 
 def _utcnow() -> datetime:
