@@ -24,17 +24,38 @@ from adapters.base import (
 )
 from adapters.lines import (
     LineReader,
+    NotPlain,
     check_control_totals,
     collect_day,
     decode_json_object,
+    fixed_width_local_time,
+    item_reader,
     mask_number,
     masked_raw,
+    plain_id,
+    read_items,
     typed_payload,
 )
-from recon.domain import ChannelStatement, ControlTotals, StatementLine, business_day_of
+from recon.domain import (
+    MAX_AMOUNT,
+    ChannelStatement,
+    ControlTotals,
+    StatementLine,
+    business_day_of,
+)
 
 TRANSACTIONS_PATH = "/v2/transactions"
 TIME_LAYOUT = "%Y-%m-%d %H:%M:%S"  # local UTC+7
+
+
+class _Record(msgspec.Struct):
+    """The fields of a record that recon reads, typed as DESIGN 2.3 has them."""
+
+    id: int | str
+    amount: int
+    when: Any = None  # read only on incoming records
+    corresponsiveAccount: str | None = None
+    description: str | None = None
 
 
 class _TransactionsPage(msgspec.Struct, kw_only=True):
@@ -42,7 +63,7 @@ class _TransactionsPage(msgspec.Struct, kw_only=True):
 
     page: int
     totalRecords: int
-    records: list[dict[str, Any]]
+    records: list[Any]  # each typed by `_records_of`, which names a bad one
     nextPage: int | None = None  # absent or null: the last page
     pageSize: int | None = None
 
@@ -90,9 +111,7 @@ class BankAdapter:
         while page_number is not None:
             page = await self._fetch_page(business_day, page_number)
             lines: list[StatementLine] = []
-            for index, item in enumerate(page.records, start=1):
-                reader = LineReader(item, self.name, business_day, f"page {page.page} item {index}")
-                record_id, line = self._record_of(reader)
+            for record_id, line in self._records_of(page, business_day):
                 record_ids.add(record_id)
                 if line is not None:
                     lines.append(line)
@@ -160,6 +179,46 @@ class BankAdapter:
             channel=self.name,
             business_day=business_day,
             policy=self._policy,
+        )
+
+    def _records_of(
+        self, page: _TransactionsPage, business_day: date
+    ) -> list[tuple[str, StatementLine | None]]:
+        def careful(index: int, item: Any) -> tuple[str, StatementLine | None]:
+            label = f"page {page.page} item {index}"
+            return self._record_of(item_reader(item, self.name, business_day, label))
+
+        return read_items(page.records, list[_Record], self._typed_record, careful)
+
+    def _typed_record(
+        self, typed: _Record, item: dict[str, Any]
+    ) -> tuple[str, StatementLine | None]:
+        """The fast path: what `_record_of` makes of a well-formed record (else `NotPlain`)."""
+        record_id = plain_id(typed.id)
+        if not (0 < abs(typed.amount) <= MAX_AMOUNT):
+            raise NotPlain
+        if typed.amount < 0:
+            return record_id, None
+        if not isinstance(typed.when, str):
+            raise NotPlain
+        paid_at = fixed_width_local_time(typed.when, TIME_LAYOUT)
+        if paid_at is None:
+            raise NotPlain
+        raw, account = dict(item), (typed.corresponsiveAccount or "").strip()
+        if typed.corresponsiveAccount is not None:  # masked in the stored copy too
+            raw["corresponsiveAccount"] = mask_number(typed.corresponsiveAccount)
+        return record_id, StatementLine(
+            channel=self.name,
+            channel_txn_id=record_id,
+            amount=typed.amount,
+            fee=0,
+            kind="settlement" if account in self._settlement_accounts else "payment",
+            status="success",
+            paid_at=paid_at,
+            business_day=business_day_of(paid_at),
+            description=typed.description or "",
+            payer=mask_number(account),
+            raw=raw,
         )
 
     def _record_of(self, reader: LineReader) -> tuple[str, StatementLine | None]:

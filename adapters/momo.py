@@ -29,12 +29,16 @@ from adapters.base import (
 )
 from adapters.lines import (
     LineReader,
+    NotPlain,
     SuccessTally,
     check_control_totals,
     collect_day,
     decode_json_object,
+    item_reader,
     mask_number,
     masked_raw,
+    plain_id,
+    read_items,
     typed_payload,
 )
 from recon.domain import (
@@ -100,16 +104,6 @@ def _request_ids() -> Callable[[], str]:
     prefix = uuid.uuid4().hex[:20]
     numbers = itertools.count(1)
     return lambda: f"{prefix}{next(numbers):012x}"
-
-
-class _NotPlain(Exception):
-    """A transaction the fast path will not judge; the field-by-field reader will."""
-
-
-def _plain_id(value: int | str | None) -> str:
-    if type(value) is int or (isinstance(value, str) and value.strip()):
-        return str(value)
-    raise _NotPlain
 
 
 def status_of(result_code: int) -> LineStatus:
@@ -315,42 +309,27 @@ class MomoAdapter:
         return page
 
     def _lines_of(self, page: _StatementPage, business_day: date) -> list[StatementLine]:
-        try:
-            typed = msgspec.convert(page.transactions, list[_Txn], strict=True)
-            return [
-                self._typed_line(txn, item)
-                for txn, item in zip(typed, page.transactions, strict=True)
-            ]
-        except (msgspec.ValidationError, _NotPlain):
-            pass
-        # Something on this page is wrong: read it field by field to name the line and field.
-        lines = []
-        for index, item in enumerate(page.transactions, start=1):
-            if not isinstance(item, dict):
-                raise StatementFormatError(
-                    f"page {page.page} item {index}: expected a JSON object, got {item!r}"[:300],
-                    channel=self.name,
-                    business_day=business_day,
-                )
-            reader = LineReader(item, self.name, business_day, f"page {page.page} item {index}")
-            lines.append(self._line_of(reader))
-        return lines
+        def careful(index: int, item: Any) -> StatementLine:
+            label = f"page {page.page} item {index}"
+            return self._line_of(item_reader(item, self.name, business_day, label))
+
+        return read_items(page.transactions, list[_Txn], self._typed_line, careful)
 
     def _typed_line(self, txn: _Txn, item: dict[str, Any]) -> StatementLine:
         """The fast path: what `_line_of` makes of a well-formed transaction, from its Struct.
 
-        Anything `_line_of` would refuse raises `_NotPlain`, and the page is read again the
+        Anything `_line_of` would refuse raises `NotPlain`, and the page is read again the
         slow way, which words the error."""
-        txn_id = _plain_id(txn.transId)
+        txn_id = plain_id(txn.transId)
         if txn.transType == "payment":
             kind: LineKind = "payment"
             refund_of = None
         elif txn.transType == "refund":
-            kind, refund_of = "refund", _plain_id(txn.refundOf)
+            kind, refund_of = "refund", plain_id(txn.refundOf)
         else:
-            raise _NotPlain
+            raise NotPlain
         if not (0 < txn.amount <= MAX_AMOUNT and 0 <= txn.fee <= MAX_AMOUNT):
-            raise _NotPlain
+            raise NotPlain
         paid_at = _EPOCH + timedelta(milliseconds=txn.responseTime)
         if isinstance(txn.payerPhone, str):  # masked once, stored masked in the raw copy too
             payer = mask_number(txn.payerPhone)

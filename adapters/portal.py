@@ -26,13 +26,19 @@ from adapters.base import (
 )
 from adapters.lines import (
     LineReader,
+    NotPlain,
     SuccessTally,
     check_control_totals,
     collect_day,
     decode_json_object,
+    fixed_width_local_time,
+    item_reader,
+    plain_id,
+    read_items,
     typed_payload,
 )
 from recon.domain import (
+    MAX_AMOUNT,
     ChannelStatement,
     ControlTotals,
     LineKind,
@@ -57,10 +63,24 @@ class _StatementPage(msgspec.Struct, kw_only=True):
     """One page of the day; unknown fields are tolerated, known ones typed strictly."""
 
     ngay: str
-    items: list[dict[str, Any]]
+    items: list[Any]  # each typed by `_lines_of`, which names a bad one
     tongSoGiaoDich: int
     tongSoTien: int
     nextCursor: str | None = None  # absent or null: the last page
+
+
+class _Item(msgspec.Struct):
+    """The fields of a statement item that recon reads, typed as DESIGN 2.2 has them."""
+
+    maGiaoDich: int | str
+    loaiGiaoDich: str
+    trangThai: str
+    thoiGianThanhToan: str
+    soTien: int
+    phiGiaoDich: int
+    maThamChieu: str | None = None
+    maHoSo: str | None = None
+    noiDung: str | None = None
 
 
 class PortalAdapter:
@@ -180,11 +200,35 @@ class PortalAdapter:
     def _lines_of(
         self, page: _StatementPage, business_day: date, page_number: int
     ) -> list[StatementLine]:
-        lines = []
-        for index, item in enumerate(page.items, start=1):
-            reader = LineReader(item, self.name, business_day, f"page {page_number} item {index}")
-            lines.append(self._line_of(reader))
-        return lines
+        def careful(index: int, item: Any) -> StatementLine:
+            label = f"page {page_number} item {index}"
+            return self._line_of(item_reader(item, self.name, business_day, label))
+
+        return read_items(page.items, list[_Item], self._typed_line, careful)
+
+    def _typed_line(self, typed: _Item, item: dict[str, Any]) -> StatementLine:
+        """The fast path: what `_line_of` makes of a well-formed item (else `NotPlain`)."""
+        txn_id = plain_id(typed.maGiaoDich)
+        kind, status = KIND_OF.get(typed.loaiGiaoDich), STATUS_OF.get(typed.trangThai)
+        paid_at = fixed_width_local_time(typed.thoiGianThanhToan, TIME_LAYOUT)
+        if kind is None or status is None or paid_at is None:
+            raise NotPlain
+        if not (0 < typed.soTien <= MAX_AMOUNT and 0 <= typed.phiGiaoDich <= MAX_AMOUNT):
+            raise NotPlain
+        return StatementLine(
+            channel=self.name,
+            channel_txn_id=txn_id,
+            amount=typed.soTien,
+            fee=typed.phiGiaoDich,
+            kind=kind,
+            status=status,
+            paid_at=paid_at,
+            business_day=business_day_of(paid_at),
+            order_ref=(typed.maThamChieu or "").strip() or None,
+            dossier_hint=(typed.maHoSo or "").strip() or None,
+            description=typed.noiDung or "",
+            raw=dict(item),
+        )
 
     def _line_of(self, reader: LineReader) -> StatementLine:
         txn_id = reader.identifier("maGiaoDich")
