@@ -6,17 +6,27 @@ import unicodedata
 
 # đ/Đ have no decomposition in Unicode: NFKD leaves them whole, so map them by hand
 _STROKED = str.maketrans({"đ": "d", "Đ": "D"})
+# ASCII text is its own NFKD: only its bytes that are not letters or digits go
+_ASCII_DROPPED = bytes(c for c in range(128) if not chr(c).isalnum())
 
 
 def normalise_text(text: str) -> str:
     """NFKD, marks removed, đ→d, uppercase, every non-alphanumeric character dropped."""
+    if text.isascii():  # codes such as H17.25-241125-0042: no decomposition to do
+        # bytes.translate deletes in C, several times faster than str.translate
+        return text.encode("ascii").translate(None, _ASCII_DROPPED).upper().decode("ascii")
+    return _normalise_unicode(text)
+
+
+def _normalise_unicode(text: str) -> str:
+    """The general path of `normalise_text`, right for any text (ASCII included)."""
     decomposed = unicodedata.normalize("NFKD", text.translate(_STROKED))
     return "".join(ch for ch in decomposed.upper() if ch.isascii() and ch.isalnum())
 
 
-def code_key(dossier_code: str) -> str:
-    """The key under which two dossier codes count as the same dossier."""
-    return normalise_text(dossier_code)
+# The key under which two dossier codes count as the same dossier: the text normalised (one
+# call less on the bulk intake's path than a function that calls normalise_text).
+code_key = normalise_text
 
 
 def ref_key(ref: str) -> str:
