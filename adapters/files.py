@@ -1,9 +1,11 @@
 """Statement files (DESIGN 2.4): CSV or XLSX, in canonical columns or a channel's native export.
 
-`parse_statement_file` reads a whole file and returns its lines, or raises `FileRejected` with
-every bad row (`row` = the row number a spreadsheet shows, `column` = the header as written in
-the file); nothing of a file with one bad row is returned. An XLSX sheet is turned into CSV text
-first, so that one reader (`recon.rows.read_csv`) numbers rows and checks headers for both.
+`statement_batches` reads a file a batch of lines at a time; once a row is bad it yields no
+more lines, reads on to find every other bad row, and raises `FileRejected` naming them all
+(`row` = the row number a spreadsheet shows, `column` = the header as written in the file): the
+importer rolls back what it stored of the batches before. `parse_statement_file` returns a whole
+file's lines. An XLSX sheet is turned into CSV text first (whole: the workbook is a ZIP), so
+that one reader (`recon.rows.CsvReader`) numbers rows and checks headers for both.
 
 `mapping` picks how columns are read:
 
@@ -38,11 +40,11 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import NamedTuple, TypeVar
+from typing import BinaryIO, NamedTuple, TypeVar
 
 import openpyxl
 
@@ -57,7 +59,7 @@ from recon.domain import (
     as_utc,
     business_day_of,
 )
-from recon.rows import FileRejected, RowError, parse_moment, parse_vnd, read_csv
+from recon.rows import CsvReader, FileRejected, RowError, parse_moment, parse_vnd
 
 CANONICAL_COLUMNS = (
     "channel_txn_id",
@@ -75,6 +77,7 @@ REQUIRED_COLUMNS = ("channel_txn_id", "amount", "kind", "status", "paid_at")
 ID_LIMIT = 128
 PAYER_LIMIT = 64
 _PLACEHOLDER_TIME = datetime(2000, 1, 1, tzinfo=UTC)  # stands in for a bad time in a bad row
+BATCH = 10_000  # lines read and handed on at a time
 _S = TypeVar("_S", bound=str)
 _T = TypeVar("_T")
 
@@ -143,6 +146,10 @@ class Layout:
     convert: Callable[[_Row], _Fields]
     strict: bool = False  # reject file columns the layout does not read
     payer_column: str | None = None  # masked in `raw` as well as in `payer`
+    # given the file's column positions, a reader of a row's cells that takes only rows whose
+    # every value is plainly good and returns None for any other (which `convert` then reads,
+    # naming each fault): most rows skip the per-cell bookkeeping
+    fast: Callable[[Mapping[str, int]], Callable[[Sequence[str]], _Fields | None]] | None = None
 
 
 # --- canonical columns (renamed or not) ------------------------------------------------------
@@ -163,6 +170,59 @@ def _canonical_fields(row: _Row, columns: Mapping[str, str]) -> _Fields:
         description=row.text(col["description"]),
         payer=mask_number(payer),
     )
+
+
+_KINDS: dict[str, LineKind] = {kind: kind for kind in LINE_KINDS}
+_STATUSES: dict[str, LineStatus] = {status: status for status in LINE_STATUSES}
+
+
+def _canonical_fast(
+    index: Mapping[str, int], columns: Mapping[str, str]
+) -> Callable[[Sequence[str]], _Fields | None]:
+    """`_canonical_fields` for rows without a fault, or None (tests: the same fields)."""
+    # the header has been checked: every required column is there
+    txn_at, amount_at, kind_at, status_at, paid_at_at = (
+        index[columns[name]] for name in REQUIRED_COLUMNS
+    )
+    ref_at, fee_at, description_at, payer_at = (
+        index.get(columns[name]) for name in CANONICAL_COLUMNS if name not in REQUIRED_COLUMNS
+    )
+
+    def fields(cells: Sequence[str]) -> _Fields | None:
+        txn = cells[txn_at].strip()
+        ref = "" if ref_at is None else cells[ref_at].strip()
+        payer = "" if payer_at is None else cells[payer_at].strip()
+        kind = _KINDS.get(cells[kind_at].strip().lower())
+        status = _STATUSES.get(cells[status_at].strip().lower())
+        if (
+            not txn
+            or len(txn) > ID_LIMIT
+            or len(ref) > ID_LIMIT
+            or len(payer) > PAYER_LIMIT
+            or kind is None
+            or status is None
+        ):
+            return None
+        fee_text = "" if fee_at is None else cells[fee_at]
+        try:
+            amount = parse_vnd(cells[amount_at], allow_zero=False)
+            fee = parse_vnd(fee_text) if fee_text.strip() else 0
+            paid_at = parse_moment(cells[paid_at_at])
+        except ValueError:
+            return None
+        return _Fields(
+            channel_txn_id=txn,
+            order_ref=ref or None,
+            amount=amount,
+            fee=fee,
+            kind=kind,
+            status=status,
+            paid_at=paid_at,
+            description="" if description_at is None else cells[description_at].strip(),
+            payer=mask_number(payer),
+        )
+
+    return fields
 
 
 def _renamed(mapping: Mapping[str, str], *, strict: bool) -> Layout:
@@ -192,6 +252,7 @@ def _renamed(mapping: Mapping[str, str], *, strict: bool) -> Layout:
         convert=partial(_canonical_fields, columns=columns),
         strict=strict,
         payer_column=columns["payer"],
+        fast=partial(_canonical_fast, columns=columns),
     )
 
 
@@ -334,25 +395,17 @@ def _xlsx_as_csv(data: bytes) -> bytes:
     return out.getvalue().encode()
 
 
-def _table_bytes(name: str, data: bytes) -> bytes:
+def _table_stream(name: str, source: BinaryIO) -> BinaryIO:
+    """The file as CSV bytes: itself, or an XLSX workbook's first sheet turned into CSV."""
     lowered = name.lower()
-    if lowered.endswith(".xlsx") or data.startswith(b"PK\x03\x04"):
-        return _xlsx_as_csv(data)
-    if lowered.endswith(".xls") or data.startswith(b"\xd0\xcf\x11\xe0"):
+    head = source.read(8)
+    source.seek(0)
+    if lowered.endswith(".xlsx") or head.startswith(b"PK\x03\x04"):
+        return io.BytesIO(_xlsx_as_csv(source.read()))
+    if lowered.endswith(".xls") or head.startswith(b"\xd0\xcf\x11\xe0"):
         reason = "an old Excel .xls workbook: save it as .xlsx or CSV (UTF-8)"
         raise FileRejected([RowError(None, None, reason)])
-    return data
-
-
-def _header_as_written(table: bytes) -> dict[str, str]:
-    """{lowercased: as written} for the header; read_csv reports the file's faults itself."""
-    first = table.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
-    delimiter = ";" if first.count(";") > first.count(",") else ","  # read_csv's rule
-    try:
-        header = next(csv.reader([first], delimiter=delimiter), [])
-    except csv.Error:
-        return {}
-    return {cell.strip().lower(): cell.strip() for cell in header}
+    return source
 
 
 def parse_statement_file(
@@ -362,51 +415,93 @@ def parse_statement_file(
     channel: str,
     mapping: str | dict[str, str] | None = None,
 ) -> list[StatementLine]:
-    """Every line of a statement file, or `FileRejected` naming every bad row (DESIGN 2.4).
+    """Every line of a statement file, or `FileRejected` naming every bad row (DESIGN 2.4)."""
+    batches = statement_batches(name, io.BytesIO(data), channel=channel, mapping=mapping)
+    return [line for batch in batches for line in batch]
+
+
+def statement_batches(
+    name: str,
+    source: BinaryIO,
+    *,
+    channel: str,
+    mapping: str | Mapping[str, str] | None = None,
+    size: int = BATCH,
+) -> Iterator[list[StatementLine]]:
+    """A statement file's lines, `size` at a time, while no row is bad; then `FileRejected`
+    naming every bad row (with the number of data rows read), if any.
 
     `name` decides the format by its extension (`.xlsx`), as does a ZIP signature; anything
     else is CSV. An unusable `mapping` is a ValueError, raised before the file is read.
     """
     layout = resolve_mapping(mapping)
-    table = _table_bytes(name, data)
-    written = _header_as_written(table)
-    names = {c.lower(): c for c in (*layout.required, *layout.optional)} | written
-    optional = (*layout.optional, *(() if layout.strict else written.values()))
+    names = {c.lower(): c for c in (*layout.required, *layout.optional)}
+    try:
+        reader = CsvReader(_table_stream(name, source))
+        written = dict(zip(reader.columns, reader.header, strict=True))
+        names |= written
+        optional = (*layout.optional, *(() if layout.strict else written.values()))
+        reader.check_header(
+            required=tuple(c.lower() for c in layout.required),
+            optional=tuple(c.lower() for c in optional),
+        )
+        yield from _batches(reader, layout, names, channel, size)
+    except FileRejected as exc:
+        if exc.rows_read is not None:  # the rows' own faults, named already
+            raise
+        raise FileRejected([_as_written(e, names, layout.strict) for e in exc.errors]) from None
+
+
+def _batches(
+    reader: CsvReader,
+    layout: Layout,
+    names: Mapping[str, str],
+    channel: str,
+    size: int,
+) -> Iterator[list[StatementLine]]:
+    index = {column: i for i, column in enumerate(reader.columns)}
+    fast = layout.fast(index) if layout.fast is not None else None
+    payer_at = index.get(layout.payer_column) if layout.payer_column is not None else None
+    id_column = names.get(layout.id_column, layout.id_column)
+    header = reader.header
     lines: list[StatementLine] = []
     errors: list[RowError] = []
     first_row_of: dict[str, int] = {}
-    rows = read_csv(
-        table,
-        required=tuple(c.lower() for c in layout.required),
-        optional=tuple(c.lower() for c in optional),
-    )
     read = 0
-    try:
-        for number, cells in rows:
-            read += 1
-            # read_csv's {"": reason} for a short or long row; a real row has every column
-            if len(cells) == 1 and "" in cells:
-                errors.append(RowError(number, None, cells[""]))
-                continue
-            row = _Row(number, cells, names)
+    for number, cells in reader.rows():
+        read += 1
+        if isinstance(cells, str):  # a row whose number of fields is not the header's
+            errors.append(RowError(number, None, cells))
+            continue
+        fields = fast(cells) if fast is not None else None
+        if fields is None:
+            row = _Row(number, dict(zip(reader.columns, cells, strict=True)), names)
             fields = layout.convert(row)
-            txn_id = fields.channel_txn_id
-            if txn_id and first_row_of.setdefault(txn_id, number) != number:
-                reason = f"channel_txn_id {txn_id!r} also on row {first_row_of[txn_id]}"
-                row.bad(layout.id_column, reason)
-            if row.errors:
-                errors.extend(row.errors)
-            elif not errors:  # once the file is rejected, only errors matter
-                lines.append(_line(channel, fields, cells, names, layout.payer_column))
-    except FileRejected as exc:
-        raise FileRejected([_as_written(e, names, layout.strict) for e in exc.errors]) from None
+            errors.extend(row.errors)
+            good = not row.errors
+        else:
+            good = True
+        txn_id = fields.channel_txn_id
+        if txn_id and first_row_of.setdefault(txn_id, number) != number:
+            reason = f"channel_txn_id {txn_id!r} also on row {first_row_of[txn_id]}"
+            errors.append(RowError(number, id_column, reason))
+            good = False
+        if good and not errors:  # once the file is rejected, only errors matter
+            raw = dict(zip(header, cells, strict=True))
+            if payer_at is not None:  # the full number must not be stored, not even in raw
+                raw[header[payer_at]] = mask_number(cells[payer_at]) or ""
+            lines.append(_line(channel, fields, raw))
+            if len(lines) >= size:
+                yield lines
+                lines = []
     if errors:
         raise FileRejected(errors, rows_read=read)
-    return lines
+    if lines:
+        yield lines
 
 
 def _as_written(error: RowError, names: Mapping[str, str], strict: bool) -> RowError:
-    """read_csv names columns in lower case: name them as the file writes them."""
+    """CsvReader names columns in lower case: name them as the file writes them."""
     if not error.column:
         return error
     column = names.get(error.column, error.column)
@@ -416,18 +511,7 @@ def _as_written(error: RowError, names: Mapping[str, str], strict: bool) -> RowE
     return RowError(error.row, column, reason)
 
 
-def _line(
-    channel: str,
-    fields: _Fields,
-    cells: dict[str, str],
-    names: Mapping[str, str],
-    payer_column: str | None,
-) -> StatementLine:
-    raw = {names.get(column, column): text for column, text in cells.items()}
-    # the full number must not be stored, not even in the payload
-    if payer_column is not None and payer_column in cells:
-        written = names.get(payer_column, payer_column)
-        raw[written] = mask_number(raw[written]) or ""
+def _line(channel: str, fields: _Fields, raw: dict[str, str]) -> StatementLine:
     return StatementLine(
         channel=channel,
         channel_txn_id=fields.channel_txn_id,

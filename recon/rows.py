@@ -1,19 +1,22 @@
 """Reading rows from files and batches: shared by dossier and statement imports (DESIGN 2.4).
 
-A file is read whole before anything is stored; every bad row is reported by `row` (the line
-number a spreadsheet shows: header = row 1, blank lines skipped but counted), `column` (the
-header name) and `reason`. A file-level fault has `row` None.
+A CSV file is read a block at a time (`CsvReader`), so an import holds one batch of rows, not
+the file; every bad row is reported by `row` (the line number a spreadsheet shows: header = row
+1, blank lines skipped but counted), `column` (the header name) and `reason`. A file-level fault
+has `row` None. Whatever is read before a fault is found is the importer's to roll back.
 """
 
 from __future__ import annotations
 
-import asyncio
 import csv
+import gc
 import io
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 import msgspec
 
@@ -37,46 +40,89 @@ class FileRejected(Exception):
         self.rows_read = rows_read
 
 
-def decode_text(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FileRejected(
-            [RowError(None, None, f"not UTF-8 text (byte {exc.start + 1} cannot be read)")]
-        ) from None
+BLOCK = 1 << 20  # bytes decoded at a time; a block always ends at a line break
+_BOM = b"\xef\xbb\xbf"
 
 
-def read_csv(
-    data: bytes, *, required: tuple[str, ...], optional: tuple[str, ...] = ()
-) -> Iterator[tuple[int, dict[str, str]]]:
-    """Yield (row number, {column: cell}) for each non-blank data row; check the header first."""
-    text = decode_text(data)
-    first_line = text.split("\n", 1)[0]
-    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        raise FileRejected([RowError(1, None, f"unreadable header: {exc}")]) from None
-    if header is None or not any(cell.strip() for cell in header):
-        raise FileRejected([RowError(None, None, "the file is empty: no header row")])
-    columns = [cell.strip().lower() for cell in header]
-    _check_header(columns, required=required, optional=optional)
-    row = 1
-    while True:
+class CsvReader:
+    """A CSV file's header, then its data rows, decoded a block at a time (UTF-8, BOM or not).
+
+    The delimiter is `;` when the first line holds more `;` than `,`. A byte that is not UTF-8
+    or an unreadable record raises `FileRejected` when the reading gets there.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._offset = 0  # bytes decoded so far, after the BOM
+        first = self._next_block()
+        if first is None:
+            raise FileRejected([RowError(None, None, "the file is empty: no header row")])
+        if first.startswith(_BOM):
+            first = first[len(_BOM) :]
+        text = self._decode(first)
+        first_line = text.split("\n", 1)[0]
+        delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+        self._reader = csv.reader(self._lines(text), delimiter=delimiter, strict=True)
         try:
-            cells = next(reader)
-        except StopIteration:
-            return
+            header = next(self._reader, None)
         except csv.Error as exc:
-            raise FileRejected([RowError(row + 1, None, f"unreadable CSV: {exc}")]) from None
-        row += 1
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) != len(columns):
-            yield row, {"": f"row has {len(cells)} fields, the header has {len(columns)}"}
-            continue
-        yield row, dict(zip(columns, cells, strict=True))
+            raise FileRejected([RowError(1, None, f"unreadable header: {exc}")]) from None
+        if header is None or not any(cell.strip() for cell in header):
+            raise FileRejected([RowError(None, None, "the file is empty: no header row")])
+        self.header = [cell.strip() for cell in header]  # as written
+        self.columns = [cell.lower() for cell in self.header]
+
+    def check_header(self, *, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+        """`FileRejected` naming every unknown, doubled or missing column (in lower case)."""
+        _check_header(self.columns, required=required, optional=optional)
+
+    def rows(self) -> Iterator[tuple[int, list[str] | str]]:
+        """(row number, cells) for each non-blank data row; a reason instead of the cells for a
+        row whose number of fields differs from the header's."""
+        width = len(self.columns)
+        row = 1
+        reader = self._reader
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise FileRejected([RowError(row + 1, None, f"unreadable CSV: {exc}")]) from None
+            row += 1
+            if len(cells) != width:
+                if any(cell.strip() for cell in cells):
+                    yield row, f"row has {len(cells)} fields, the header has {width}"
+                continue
+            if not cells[0].strip() and not any(cell.strip() for cell in cells):
+                continue  # a blank row (the first cell alone decides for most rows)
+            yield row, cells
+
+    def _lines(self, first: str) -> Iterator[str]:
+        yield from io.StringIO(first, newline="")
+        while (block := self._next_block()) is not None:
+            yield from io.StringIO(self._decode(block), newline="")
+
+    def _next_block(self) -> bytes | None:
+        """The next bytes up to and including a line break (or the end of the file)."""
+        block = self._stream.read(BLOCK)
+        if not block:
+            return None
+        while not block.endswith(b"\n"):
+            more = self._stream.readline()
+            if not more:
+                break
+            block += more
+        return block
+
+    def _decode(self, block: bytes) -> str:
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            reason = f"not UTF-8 text (byte {self._offset + exc.start + 1} cannot be read)"
+            raise FileRejected([RowError(None, None, reason)]) from None
+        self._offset += len(block)
+        return text
 
 
 def _check_header(
@@ -103,16 +149,16 @@ _GROUPED = re.compile(r"\d{1,3}(?:([., \u00a0\u202f])\d{3})(?:\1\d{3})*")
 def parse_vnd(text: str, *, allow_zero: bool = True) -> int:
     """The money grammar of DESIGN 2.5: digits, optionally grouped by three; raises ValueError."""
     value = text.strip()
-    if not value:
-        raise ValueError("empty: an amount in VND is required")
-    if value[0] in "+-":
-        raise ValueError(f"{text!r} has a sign: amounts are whole VND without sign")
-    if _EXPONENT.fullmatch(value):
-        raise ValueError(f"{text!r} has an exponent: write the amount in digits")
-    if value.isdigit() and value.isascii():
+    if value.isdigit() and value.isascii():  # plain digits, the common case, checked first
         amount = int(value)
-    elif _GROUPED.fullmatch(value):
-        amount = int(re.sub(r"\D", "", value))
+    elif not value:
+        raise ValueError("empty: an amount in VND is required")
+    elif value[0] in "+-":
+        raise ValueError(f"{text!r} has a sign: amounts are whole VND without sign")
+    elif _EXPONENT.fullmatch(value):
+        raise ValueError(f"{text!r} has an exponent: write the amount in digits")
+    elif grouped := _GROUPED.fullmatch(value):
+        amount = int(value.replace(grouped[1], ""))  # one separator throughout (\1)
     else:
         raise ValueError(
             f"{text!r} is not a whole number of VND "
@@ -170,11 +216,24 @@ def describe_decode_error(message: str) -> tuple[str | None, str]:
     return field, reason
 
 
-async def read_input_file(path: Path) -> bytes:
-    """An import's file, whole; a path that is no file is bad input, named."""
+def open_input_file(path: Path) -> BinaryIO:
+    """An import's file, opened to be read in blocks; a path that is no file is bad input."""
     try:
-        return await asyncio.to_thread(path.read_bytes)
+        return path.open("rb")
     except FileNotFoundError:
         raise BadInput(f"no such file: {path}") from None
     except IsADirectoryError:
         raise BadInput(f"{path} is a directory, not a file") from None
+
+
+@contextmanager
+def bulk_import() -> Iterator[None]:
+    """Around a bulk import: the objects alive before it (modules, SQLAlchemy's caches) are
+    kept out of the cyclic garbage collector's passes until it ends. Each batch sends tens of
+    thousands of short-lived objects through the collector, and every full pass walked all of
+    those again: a quarter of a million-row import's time went there (docs/performance.md)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

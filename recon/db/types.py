@@ -36,7 +36,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("refusing to store a naive datetime")
         if dialect.name == "sqlite":
-            return value.astimezone(UTC).isoformat(sep=" ", timespec="microseconds")
+            return sqlite_text(value)
         return value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
@@ -46,3 +46,11 @@ class UTCDateTime(TypeDecorator[datetime]):
             return datetime.fromisoformat(value).astimezone(UTC)
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def sqlite_text(moment: datetime) -> str:
+    """The text `UTCDateTime` stores on SQLite for an aware moment; bulk paths that hand the
+    driver plain tuples call it directly."""
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(sep=" ", timespec="microseconds")

@@ -1,40 +1,51 @@
-"""`recon dossiers import FILE`: the CLI's own session, all or nothing."""
+"""`recon dossiers import FILE`: the CLI's own session, all or nothing, read in batches."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from recon.db.session import open_database, refresh_statistics
-from recon.dossiers.parsing import records_from_file
+from recon.dossiers.parsing import BATCH, record_batches
 from recon.dossiers.schemas import ImportSummary
-from recon.dossiers.service import summary_of_errors, upsert_dossiers
-from recon.rows import FileRejected, read_input_file
+from recon.dossiers.service import DossierIntake, summary_of_errors
+from recon.rows import FileRejected, bulk_import, open_input_file
 from recon.settings import Settings
 
 
 async def import_dossier_file(
-    settings: Settings, path: Path, *, source: str = "import"
+    settings: Settings, path: Path, *, source: str = "import", batch_size: int = BATCH
 ) -> ImportSummary:
-    data = await read_input_file(path)
-    return await import_dossier_bytes(settings, path.name, data, source=source)
+    with open_input_file(path) as stream:
+        return await _import(settings, path.name, stream, source=source, batch_size=batch_size)
 
 
 async def import_dossier_bytes(
     settings: Settings, name: str, data: bytes, *, source: str = "import"
 ) -> ImportSummary:
-    try:
-        rows, errors = records_from_file(name, data, channels=settings.channels)
-    except FileRejected as exc:
-        return summary_of_errors(0, exc.errors)
-    async with open_database(settings.database_url) as sessionmaker, sessionmaker() as session:
-        outcome = await upsert_dossiers(
-            db_session=session,
-            rows=rows,
-            errors=errors,
-            source=source,
-            actor=f"cli:{name}",
-            now=datetime.now(UTC),
-        )
+    return await _import(settings, name, io.BytesIO(data), source=source, batch_size=BATCH)
+
+
+async def _import(
+    settings: Settings, name: str, stream: BinaryIO, *, source: str, batch_size: int
+) -> ImportSummary:
+    """Each batch is validated and written as it is read, inside one transaction: a bad row
+    anywhere rolls back every batch before it (`DossierIntake.finish`)."""
+    batches = record_batches(name, stream, channels=settings.channels, size=batch_size)
+    async with (
+        open_database(settings.database_url) as sessionmaker,
+        sessionmaker() as session,
+    ):
+        intake = DossierIntake(session, source=source, actor=f"cli:{name}", now=datetime.now(UTC))
+        try:
+            with bulk_import():
+                for rows, errors in batches:
+                    await intake.add(rows, errors)
+        except FileRejected as exc:
+            await session.rollback()
+            return summary_of_errors(0, exc.errors)
+        outcome = await intake.finish()
         await refresh_statistics(session)
     return outcome.summary

@@ -52,7 +52,7 @@ def statements_pull(ctx: click.Context, channel: str, day: str, as_json: bool) -
 @click.pass_context
 def statements_import(ctx: click.Context, channel: str, file: Path, as_json: bool) -> None:
     """Import a statement file (CSV or XLSX), all or nothing (DESIGN 2.4)."""
-    from recon.statements.pull import import_file
+    from recon.statements.imports import import_file
 
     summary = run(import_file(settings_of(ctx), channel, file))
     print_import_summary(summary, as_json=as_json)

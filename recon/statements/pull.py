@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,14 +12,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.base import ChannelError, ControlTotalsMismatch, RetryPolicy
-from adapters.files import parse_statement_file
 from recon.db.models import ChannelFetch
-from recon.db.session import refresh_statistics
 from recon.domain import StatementLine
-from recon.dossiers.schemas import ImportSummary
-from recon.dossiers.service import summary_of_errors
-from recon.rows import FileRejected, read_input_file
-from recon.settings import FileChannel, Settings
+from recon.settings import Settings
 from recon.statements.channels import build_adapter, channel_config
 from recon.statements.outcome import ChannelOutcome
 from recon.statements.service import (
@@ -166,48 +160,6 @@ async def _finish_fetch(
     )
 
 
-async def import_statement_bytes(
-    *,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    channel: str,
-    name: str,
-    data: bytes,
-    clock: Callable[[], datetime] = _utcnow,
-) -> ImportSummary:
-    """A statement file imports whole or not at all (DESIGN 2.4)."""
-    config = channel_config(settings, channel)
-    mapping = config.mapping if isinstance(config, FileChannel) else None
-    started = clock()
-    try:
-        lines = parse_statement_file(name, data, channel=channel, mapping=mapping)
-    except FileRejected as exc:
-        return summary_of_errors(exc.rows_read or 0, exc.errors)
-    async with sessionmaker() as session:
-        await refuse_closed_days(session, (line.business_day for line in lines))
-        days = {line.business_day for line in lines}
-        fetch_id = await record_fetch(
-            session,
-            channel=channel,
-            business_day=days.pop() if len(days) == 1 else None,
-            source="import",
-            status="running",
-            started_at=started,
-            finished_at=clock(),
-            file_name=name[:300],
-        )
-        counts = await store_lines(session, lines, fetch_id=fetch_id, now=clock())
-        await _finish_fetch(session, fetch_id, counts, clock())
-        await session.commit()
-        await refresh_statistics(session)
-    return ImportSummary(
-        received=len(lines),
-        inserted=counts.inserted,
-        updated=counts.updated,
-        duplicates=counts.duplicates,
-    )
-
-
 async def pull_once(settings: Settings, channel: str, day: date) -> dict[str, Any]:
     """`recon statements pull`: the run-shaped object of DESIGN 6 with `run_id` null."""
     from recon.db.session import open_database
@@ -230,15 +182,3 @@ async def pull_once(settings: Settings, channel: str, day: date) -> dict[str, An
         "cases_closed": 0,
         "cases_open": 0,
     }
-
-
-async def import_file(settings: Settings, channel: str, path: Path) -> ImportSummary:
-    """`recon statements import --channel C FILE`."""
-    from recon.db.session import open_database
-
-    channel_config(settings, channel)
-    data = await read_input_file(path)
-    async with open_database(settings.database_url) as sessionmaker:
-        return await import_statement_bytes(
-            sessionmaker=sessionmaker, settings=settings, channel=channel, name=path.name, data=data
-        )

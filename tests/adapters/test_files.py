@@ -617,3 +617,45 @@ def test_valid_rows_round_trip(rows: list[dict[str, Any]], delimiter: str, bom: 
         assert line.paid_at == expected
         assert line.business_day == expected.astimezone(LOCAL_TZ).date()
         assert line.description == row["description"].strip()
+
+
+# --- the fast reader of plainly good rows ------------------------------------------------------
+
+CELLS = {
+    "channel_txn_id": ["ZP001", " ZP002 ", "", "Z" * 128, "Z" * 129],
+    "order_ref": ["", "MM1", " R-1 ", "R" * 129],
+    "amount": ["50.000", "1500", "0", "-5", "1.5", "", " 75 000 ", "1e3", str(10**15 + 1)],
+    "fee": ["", " ", "0", "1.100", "x", "-1"],
+    "kind": ["payment", " Refund ", "SETTLEMENT", "gift", ""],
+    "status": ["success", "FAILED", " pending", "done", ""],
+    "paid_at": ["2025-11-24T09:30:00+07:00", "2025-11-24 23:59:59", "hôm qua", ""],
+    "description": ["", " Lệ phí ", "x"],
+    "payer": ["", "0901234567", " 091****678 ", "9" * 65],
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cells=st.fixed_dictionaries(
+        {
+            column: st.one_of(st.sampled_from(values), st.text(max_size=8))
+            for column, values in CELLS.items()
+        }
+    ),
+    columns=st.permutations(HEADER.split(",")),
+)
+def test_the_fast_reader_agrees_with_the_careful_one(
+    cells: dict[str, str], columns: list[str]
+) -> None:
+    from adapters.files import _CANONICAL, _Row
+
+    assert _CANONICAL.fast is not None
+    row = [cells[column] for column in columns]
+    fast = _CANONICAL.fast({column: i for i, column in enumerate(columns)})(row)
+    careful = _Row(2, dict(zip(columns, row, strict=True)), {})
+    fields = _CANONICAL.convert(careful)
+    if fast is not None:  # it takes only rows without a fault, and reads them the same
+        assert careful.errors == []
+        assert fast == fields
+    else:
+        assert careful.errors != []
