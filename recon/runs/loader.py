@@ -33,11 +33,20 @@ from recon.db.models import (
     table,
 )
 from recon.matching.normalize import code_key, normalise_text, ref_key
-from recon.matching.resolve import MIN_SEARCHED_CODE, DossierIndex, referenced, resolve_all
+from recon.matching.resolve import MIN_SEARCHED_CODE, DossierIndex, resolve_all
 from recon.matching.types import ControlMismatch, EngineInput
 from recon.matching.types import Dossier as EngineDossier
 from recon.matching.types import Line as EngineLine
-from recon.runs.sets import dialect_of, one_of
+from recon.runs.sets import (
+    as_text,
+    dialect_of,
+    fetch_json,
+    json_array,
+    json_list,
+    json_object,
+    nested,
+    one_of,
+)
 
 LINE_CASE_TYPES = (
     "UNMATCHED_PAYMENT",
@@ -50,34 +59,29 @@ _LINES = table(StatementLineRow)
 _MATCHES = table(Match)
 _DOSSIERS = table(Dossier)
 _REFS = table(DossierPaymentRef)
-# what the engine reads of a line, in `_engine_line`'s order, then the line's stored match
-_LINE_COLUMNS = (
-    _LINES.c.id,
-    _LINES.c.channel,
-    _LINES.c.channel_txn_id,
-    _LINES.c.amount,
-    _LINES.c.kind,
-    _LINES.c.status,
-    _LINES.c.paid_at,
-    _LINES.c.business_day,
-    _LINES.c.order_ref,
-    _LINES.c.dossier_hint,
-    _LINES.c.refund_of,
-    _LINES.c.description,
-    _LINES.c.fee,
-)
-_MATCH_COLUMNS = (_MATCHES.c.id, _MATCHES.c.dossier_id, _MATCHES.c.rule, _MATCHES.c.fields)
 _WITH_MATCH = _LINES.outerjoin(_MATCHES, _MATCHES.c.line_id == _LINES.c.id)
-_DOSSIER_COLUMNS = (
-    _DOSSIERS.c.id,
-    _DOSSIERS.c.dossier_code,
-    _DOSSIERS.c.code_key,
-    _DOSSIERS.c.fee_amount,
-    _DOSSIERS.c.state,
-    _DOSSIERS.c.claimed_paid_channel,
-    _DOSSIERS.c.claimed_paid_day,
-    _DOSSIERS.c.claimed_channel_txn_id,
-)
+# what the engine reads of a line, under its field names
+_LINE_FIELDS = {
+    "id": _LINES.c.id,
+    "channel": _LINES.c.channel,
+    "txn_id": _LINES.c.channel_txn_id,
+    "amount": _LINES.c.amount,
+    "kind": _LINES.c.kind,
+    "status": _LINES.c.status,
+    "paid_at": _LINES.c.paid_at,
+    "day": _LINES.c.business_day,
+    "order_ref": _LINES.c.order_ref,
+    "hint": _LINES.c.dossier_hint,
+    "refund_of": _LINES.c.refund_of,
+    "text": _LINES.c.description,
+    "fee": _LINES.c.fee,
+}
+# a line, then its stored match (id, dossier, rule, fields) or nulls
+StoredLine = tuple[EngineLine, int | None, int | None, str | None, str | None]
+_STORED_LINES = msgspec.json.Decoder(list[StoredLine])
+# a line, then the dossier its stored match names (none for a line a claim names unmatched)
+_OWNED_LINES = msgspec.json.Decoder(list[tuple[EngineLine, int | None]])
+_DOSSIER_LIST = msgspec.json.Decoder(list[EngineDossier])
 
 
 class StoredMatch(msgspec.Struct, frozen=True, kw_only=True):
@@ -99,33 +103,26 @@ class Loaded(msgspec.Struct, kw_only=True):
     day_line_ids: frozenset[int]  # the judged lines of day D itself
 
 
-def _engine_line(
-    row: Sequence[Any], fixed_to: int | None = None, fixed: bool = False
-) -> EngineLine:
-    return EngineLine(
-        id=row[0],
-        channel=row[1],
-        txn_id=row[2],
-        amount=row[3],
-        kind=row[4],
-        status=row[5],
-        paid_at=row[6],
-        day=row[7],
-        order_ref=row[8],
-        hint=row[9],
-        refund_of=row[10],
-        text=row[11],
-        fee=row[12],
-        fixed_dossier_id=fixed_to,
-        fixed=fixed,
-    )
-
-
-def _stored_match(row: Sequence[Any]) -> StoredMatch | None:
-    match_id, dossier_id, rule, fields = row[13:17]
-    if match_id is None:
+def _stored_match(row: StoredLine) -> StoredMatch | None:
+    _, match_id, dossier_id, rule, fields = row
+    if match_id is None or dossier_id is None or rule is None or fields is None:
         return None
     return StoredMatch(id=match_id, dossier_id=dossier_id, rule=rule, fields=fields)
+
+
+def _stored_lines(dialect: str) -> ColumnElement[Any]:
+    """The JSON of each line with its stored match, aggregated."""
+    row = json_array(
+        [
+            json_object(_LINE_FIELDS, dialect),
+            _MATCHES.c.id,
+            _MATCHES.c.dossier_id,
+            _MATCHES.c.rule,
+            _MATCHES.c.fields,
+        ],
+        dialect,
+    )
+    return as_text(json_list(row, dialect), dialect)
 
 
 async def load(
@@ -138,16 +135,16 @@ async def load(
 ) -> Loaded:
     """Everything the run of `day` over `channels` judges, as the engine's input."""
     dialect = dialect_of(session)
-    judged_rows = await lines_to_judge(session, day, channels)
-    known = {row[0] for row in judged_rows}
+    judged_rows = await lines_to_judge(session, day, channels, dialect)
+    known = {row[0].id for row in judged_rows}
     context = await refunded_payments(session, judged_rows, known, dialect)
     open_rows = judged_rows + context
-    open_lines = [_engine_line(row) for row in open_rows]
+    open_lines = [row[0] for row in open_rows]
     stored: dict[int, StoredMatch] = {}
     for row in open_rows:
         match = _stored_match(row)
         if match is not None:
-            stored[row[0]] = match
+            stored[row[0].id] = match
 
     index = await candidate_dossiers(session, open_lines, dialect)
     first_pass = resolve_all(open_lines, index)
@@ -176,13 +173,13 @@ async def load(
         stored=stored,
         judged_line_ids=frozenset(known),
         judged_dossier_ids=frozenset(judged),
-        day_line_ids=frozenset(row[0] for row in judged_rows if row[7] == day),
+        day_line_ids=frozenset(row[0].id for row in judged_rows if row[0].day == day),
     )
 
 
 async def lines_to_judge(
-    session: AsyncSession, day: date, channels: Sequence[str]
-) -> list[Sequence[Any]]:
+    session: AsyncSession, day: date, channels: Sequence[str], dialect: str
+) -> list[StoredLine]:
     """The day's lines, D−1's pending lines and the lines of live cases about a line, each
     with its stored match."""
     live_line_cases = (
@@ -191,7 +188,7 @@ async def lines_to_judge(
         .where(Case.status.in_(LIVE_CASE_STATUSES), Case.type.in_(LINE_CASE_TYPES))
     )
     query = (
-        select(*_LINE_COLUMNS, *_MATCH_COLUMNS)
+        select(_stored_lines(dialect))
         .select_from(_WITH_MATCH)
         .where(
             or_(
@@ -204,23 +201,23 @@ async def lines_to_judge(
             )
         )
     )
-    return list((await session.execute(query)).all())
+    return await fetch_json(session, query, _STORED_LINES)
 
 
 async def refunded_payments(
-    session: AsyncSession, rows: Sequence[Sequence[Any]], known: set[int], dialect: str
-) -> list[Sequence[Any]]:
+    session: AsyncSession, rows: Sequence[StoredLine], known: set[int], dialect: str
+) -> list[StoredLine]:
     """The payments the refunds among `rows` net against, wherever they were stored."""
     by_txn: set[tuple[str, str]] = set()
     by_ref: set[tuple[str, str]] = set()
     for row in rows:
-        channel, kind, order_ref, refund_of = row[1], row[4], row[8], row[10]
-        if kind != "refund":
+        line = row[0]
+        if line.kind != "refund":
             continue
-        if refund_of:
-            by_txn.add((channel, refund_of))
-        elif order_ref and ref_key(order_ref):
-            by_ref.add((channel, ref_key(order_ref)))
+        if line.refund_of:
+            by_txn.add((line.channel, line.refund_of))
+        elif line.order_ref and ref_key(line.order_ref):
+            by_ref.add((line.channel, ref_key(line.order_ref)))
     if not by_txn and not by_ref:
         return []
     conditions: list[ColumnElement[bool]] = []
@@ -238,12 +235,16 @@ async def refunded_payments(
                 _LINES.c.kind == "payment",
             )
         )
-    query = select(*_LINE_COLUMNS, *_MATCH_COLUMNS, _LINES.c.order_ref_key).select_from(_WITH_MATCH)
-    found: list[Sequence[Any]] = []
-    for row in (await session.execute(query.where(or_(*conditions)))).all():
-        if row[0] in known:
+    query = select(_stored_lines(dialect)).select_from(_WITH_MATCH).where(or_(*conditions))
+    found: list[StoredLine] = []
+    for row in await fetch_json(session, query, _STORED_LINES):
+        line = row[0]
+        if line.id in known:
             continue
-        if (row[1], row[2]) in by_txn or (row[4] == "payment" and (row[1], row[17]) in by_ref):
+        named_by_ref = line.kind == "payment" and line.order_ref is not None
+        if (line.channel, line.txn_id) in by_txn or (
+            named_by_ref and (line.channel, ref_key(line.order_ref or "")) in by_ref
+        ):
             found.append(row)
     return found
 
@@ -271,7 +272,7 @@ async def candidate_dossiers(
     texts = [
         normalise_text(" ".join(t for t in (line.order_ref, line.text) if t))
         for line in lines
-        if line.kind == "payment" and referenced(line, index) is None
+        if line.kind == "payment" and not index.names_exactly(line)
     ]
     if texts:
         lengths = await code_lengths(session)
@@ -300,53 +301,72 @@ async def _dossiers_where(
     session: AsyncSession, condition: ColumnElement[bool], dialect: str, via_refs: bool = False
 ) -> dict[int, EngineDossier]:
     """The dossiers meeting `condition` (on a dossier's payment refs if `via_refs`), each with
-    all its payment refs."""
-    query = select(*_DOSSIER_COLUMNS).where(condition)
+    all its payment refs, by id."""
+    own = _REFS.alias("own_refs")  # the outer query may read dossier_payment_refs too
+    refs = (
+        select(json_list(own.c.ref_key, dialect, order_by=own.c.id))
+        .where(own.c.dossier_id == _DOSSIERS.c.id)
+        .correlate(_DOSSIERS)
+    )
+    fields = {
+        "id": _DOSSIERS.c.id,
+        "code": _DOSSIERS.c.dossier_code,
+        "code_key": _DOSSIERS.c.code_key,
+        "fee": _DOSSIERS.c.fee_amount,
+        "state": _DOSSIERS.c.state,
+        "ref_keys": nested(refs, dialect),
+        "claim_channel": _DOSSIERS.c.claimed_paid_channel,
+        "claim_day": _DOSSIERS.c.claimed_paid_day,
+        "claim_txn_id": _DOSSIERS.c.claimed_channel_txn_id,
+    }
+    query = select(as_text(json_list(json_object(fields, dialect), dialect), dialect))
     if via_refs:
         query = query.select_from(_REFS.join(_DOSSIERS, _DOSSIERS.c.id == _REFS.c.dossier_id))
-    rows = (await session.execute(query)).all()
-    if not rows:
-        return {}
-    refs: dict[int, list[str]] = {}
-    ids = [row[0] for row in rows]
-    of_them = (
-        select(_REFS.c.dossier_id, _REFS.c.ref_key)
-        .where(one_of(_REFS.c.dossier_id, ids, dialect))
-        .order_by(_REFS.c.id)
-    )
-    for dossier_id, key in (await session.execute(of_them)).all():
-        refs.setdefault(dossier_id, []).append(key)
-    return {
-        row[0]: EngineDossier(
-            id=row[0],
-            code=row[1],
-            code_key=row[2],
-            fee=row[3],
-            state=row[4],
-            ref_keys=tuple(refs.get(row[0], ())),
-            claim_channel=row[5],
-            claim_day=row[6],
-            claim_txn_id=row[7],
-        )
-        for row in rows
-    }
+    else:
+        query = query.select_from(_DOSSIERS)
+    dossiers = await fetch_json(session, query.where(condition), _DOSSIER_LIST)
+    return {dossier.id: dossier for dossier in dossiers}
 
 
 async def dossiers_to_judge(session: AsyncSession, day: date, since: datetime | None) -> set[int]:
     """Claims on D and D−1, and dossiers changed since the last run that have anything to judge."""
     claims = select(Dossier.id).where(Dossier.claimed_paid_day.in_([day, day - timedelta(days=1)]))
     ids = set((await session.execute(claims)).scalars())
-    if since is not None:
-        changed = select(Dossier.id).where(Dossier.updated_at > since)
-    else:
-        changed = select(Dossier.id)
+    live_cases = select(Case.dossier_id).where(
+        Case.status.in_(LIVE_CASE_STATUSES), Case.dossier_id.is_not(None)
+    )
+    if since is None:
+        # no run before: every dossier changed, and those with anything to judge are found
+        # through their claims, matches and cases (never by reading every dossier)
+        for query in (
+            select(Dossier.id).where(Dossier.claimed_paid_day.is_not(None)),
+            select(Match.dossier_id).distinct(),
+            live_cases,
+        ):
+            ids.update(i for i in (await session.execute(query)).scalars() if i is not None)
+        return ids
     has_something = or_(
         Dossier.claimed_paid_channel.is_not(None),
         Dossier.id.in_(select(Match.dossier_id)),
-        Dossier.id.in_(select(Case.dossier_id).where(Case.status.in_(LIVE_CASE_STATUSES))),
+        Dossier.id.in_(live_cases),
     )
-    ids.update((await session.execute(changed.where(has_something))).scalars())
+    changed = select(Dossier.id).where(Dossier.updated_at > since, has_something)
+    ids.update((await session.execute(changed)).scalars())
     return ids
+
+
+def _owned_lines(dialect: str) -> ColumnElement[Any]:
+    """The JSON of each line with the dossier its stored match names, aggregated."""
+    row = json_array([json_object(_LINE_FIELDS, dialect), _MATCHES.c.dossier_id], dialect)
+    return as_text(json_list(row, dialect), dialect)
+
+
+def _fixed(rows: Sequence[tuple[EngineLine, int | None]], skip: set[int]) -> list[EngineLine]:
+    return [
+        msgspec.structs.replace(line, fixed_dossier_id=owner, fixed=True)
+        for line, owner in rows
+        if line.id not in skip
+    ]
 
 
 async def lines_of_dossiers(
@@ -354,15 +374,12 @@ async def lines_of_dossiers(
 ) -> list[EngineLine]:
     """Every stored line of these dossiers but those in `skip`, fixed to its match."""
     query = (
-        select(*_LINE_COLUMNS, _MATCHES.c.dossier_id)
+        select(_owned_lines(dialect))
         .select_from(_MATCHES.join(_LINES, _LINES.c.id == _MATCHES.c.line_id))
         .where(one_of(_MATCHES.c.dossier_id, dossier_ids, dialect))
     )
-    return [
-        _engine_line(row, row[13], fixed=True)
-        for row in (await session.execute(query)).all()
-        if row[0] not in skip
-    ]
+    rows: list[tuple[EngineLine, int | None]] = await fetch_json(session, query, _OWNED_LINES)
+    return _fixed(rows, skip)
 
 
 async def claimed_lines(
@@ -375,18 +392,17 @@ async def claimed_lines(
     if not wanted:
         return []
     query = (
-        select(*_LINE_COLUMNS, _MATCHES.c.dossier_id)
+        select(_owned_lines(dialect))
         .select_from(_WITH_MATCH)
         .where(
             one_of(_LINES.c.channel, {c for c, _ in wanted}, dialect),
             one_of(_LINES.c.channel_txn_id, {t for _, t in wanted}, dialect),
         )
     )
-    return [
-        _engine_line(row, row[13], fixed=True)
-        for row in (await session.execute(query)).all()
-        if row[0] not in skip and (row[1], row[2]) in wanted
-    ]
+    rows = await fetch_json(session, query, _OWNED_LINES)
+    return _fixed(
+        [(line, owner) for line, owner in rows if (line.channel, line.txn_id) in wanted], skip
+    )
 
 
 async def pulled_channel_days(
