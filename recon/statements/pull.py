@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.base import ChannelError, ControlTotalsMismatch, RetryPolicy
 from recon.db.models import ChannelFetch
-from recon.domain import StatementLine
+from recon.domain import ChannelStatement
 from recon.settings import Settings
 from recon.statements.channels import build_adapter, channel_config
 from recon.statements.outcome import ChannelOutcome
@@ -43,7 +43,11 @@ async def pull_channel_day(
     retry_policy: RetryPolicy | None = None,
     clock: Callable[[], datetime] = _utcnow,
 ) -> ChannelOutcome:
-    """Fetch, check and store one channel's day; a failure stores no line and marks the day."""
+    """Fetch, check and store one channel's day; a failure stores no line and marks the day.
+
+    The whole day is fetched and checked before the database is written, so SQLite's write
+    lock is held for the store alone, never across the channel's retries and back-offs.
+    """
     adapter = build_adapter(settings, channel, client, retry_policy=retry_policy)
     async with sessionmaker() as session:
         await refuse_closed_days(session, [day])
@@ -52,46 +56,18 @@ async def pull_channel_day(
         statement = await adapter.fetch_day(day)
     except ChannelError as exc:
         log.warning("pull of %s %s failed: %s", channel, day, exc)
+        await _record_failure(sessionmaker, exc, channel, day, started, run_id, clock)
         mismatch = None
-        control: tuple[int | None, int | None] = (None, None)
-        received: tuple[int | None, int | None] = (None, None)
         if isinstance(exc, ControlTotalsMismatch):
-            control = (exc.expected_count, exc.expected_amount)
-            received = (exc.received_count, exc.received_amount)
             mismatch = {
                 "expected_count": exc.expected_count,
                 "expected_amount": exc.expected_amount,
                 "received_count": exc.received_count,
                 "received_amount": exc.received_amount,
             }
-        async with sessionmaker() as session:
-            fetch_id = await record_fetch(
-                session,
-                channel=channel,
-                business_day=day,
-                source="pull",
-                status="failed",
-                started_at=started,
-                finished_at=clock(),
-                error=exc.detail,
-                control=control,
-                received=received,
-                run_id=run_id,
-            )
-            await mark_channel_day(
-                session,
-                channel=channel,
-                business_day=day,
-                fetch_status="failed",
-                fetch_id=fetch_id,
-                at=clock(),
-            )
-            await session.commit()
         return ChannelOutcome(status="failed", error=str(exc), control_mismatch=mismatch)
     async with sessionmaker() as session:
-        counts = await _store_fetched(
-            session, statement.lines, channel, day, started, run_id, clock
-        )
+        counts = await _store_fetched(session, statement, started, run_id, clock)
         await session.commit()
     log.info(
         "pulled %s %s: %d lines, %d new, %d updated",
@@ -110,31 +86,69 @@ async def pull_channel_day(
     )
 
 
-async def _store_fetched(
-    session: AsyncSession,
-    lines: list[StatementLine],
+async def _record_failure(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    exc: ChannelError,
     channel: str,
     day: date,
+    started: datetime,
+    run_id: int | None,
+    clock: Callable[[], datetime],
+) -> None:
+    """A failed pull leaves a failed fetch record and a failed channel-day, and no line."""
+    control: tuple[int | None, int | None] = (None, None)
+    received: tuple[int | None, int | None] = (None, None)
+    if isinstance(exc, ControlTotalsMismatch):
+        control = (exc.expected_count, exc.expected_amount)
+        received = (exc.received_count, exc.received_amount)
+    async with sessionmaker() as session:
+        fetch_id = await record_fetch(
+            session,
+            channel=channel,
+            business_day=day,
+            source="pull",
+            status="failed",
+            started_at=started,
+            finished_at=clock(),
+            error=exc.detail,
+            control=control,
+            received=received,
+            run_id=run_id,
+        )
+        await mark_channel_day(
+            session,
+            channel=channel,
+            business_day=day,
+            fetch_status="failed",
+            fetch_id=fetch_id,
+            at=clock(),
+        )
+        await session.commit()
+
+
+async def _store_fetched(
+    session: AsyncSession,
+    statement: ChannelStatement,
     started: datetime,
     run_id: int | None,
     clock: Callable[[], datetime],
 ) -> StoreCounts:
     fetch_id = await record_fetch(
         session,
-        channel=channel,
-        business_day=day,
+        channel=statement.channel,
+        business_day=statement.business_day,
         source="pull",
         status="running",
         started_at=started,
         finished_at=clock(),
         run_id=run_id,
     )
-    counts = await store_lines(session, lines, fetch_id=fetch_id, now=clock())
+    counts = await store_lines(session, statement.lines, fetch_id=fetch_id, now=clock())
     await _finish_fetch(session, fetch_id, counts, clock())
     await mark_channel_day(
         session,
-        channel=channel,
-        business_day=day,
+        channel=statement.channel,
+        business_day=statement.business_day,
         fetch_status="succeeded",
         fetch_id=fetch_id,
         at=clock(),
