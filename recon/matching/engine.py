@@ -23,7 +23,17 @@ def run_engine(given: EngineInput) -> EngineOutput:
             else:
                 by_dossier[owner] = [line]
 
-    judged = sorted(index.by_id if given.judge_dossier_ids is None else given.judge_dossier_ids)
+    if given.judge_dossier_ids is None:
+        judged = sorted(index.by_id)
+    else:
+        wanted = set(given.judge_dossier_ids)
+        if given.judge_owners:
+            wanted.update(
+                owner
+                for line in lines
+                if not line.fixed and (owner := resolutions[line.id].dossier_id) is not None
+            )
+        judged = sorted(wanted)
     dossiers = [index.by_id[k] for k in judged if k in index.by_id]
     # a claim naming its transaction looks the line up: only then are lines indexed by it
     by_txn: dict[tuple[str, str], Line] = {}

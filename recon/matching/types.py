@@ -60,6 +60,9 @@ class EngineInput(msgspec.Struct, frozen=True, kw_only=True):
     # judged dossier is among `lines`.
     judge_dossier_ids: frozenset[int] | None = None
     judge_line_ids: frozenset[int] | None = None
+    # with judge_dossier_ids: judge as well every dossier a line that is not fixed resolves
+    # to now (a run's caller then need not resolve the lines itself to know them)
+    judge_owners: bool = False
 
 
 class Resolution(msgspec.Struct, frozen=True, kw_only=True):

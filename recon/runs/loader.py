@@ -33,7 +33,7 @@ from recon.db.models import (
     table,
 )
 from recon.matching.normalize import code_key, normalise_text, ref_key
-from recon.matching.resolve import MIN_SEARCHED_CODE, DossierIndex, resolve_all
+from recon.matching.resolve import MIN_SEARCHED_CODE, DossierIndex
 from recon.matching.types import ControlMismatch, EngineInput
 from recon.matching.types import Dossier as EngineDossier
 from recon.matching.types import Line as EngineLine
@@ -99,7 +99,6 @@ class Loaded(msgspec.Struct, kw_only=True):
     engine_input: EngineInput
     stored: dict[int, StoredMatch]  # line id -> match, for every line the engine re-resolves
     judged_line_ids: frozenset[int]
-    judged_dossier_ids: frozenset[int]
     day_line_ids: frozenset[int]  # the judged lines of day D itself
 
 
@@ -147,17 +146,19 @@ async def load(
             stored[row[0].id] = match
 
     index = await candidate_dossiers(session, open_lines, dialect)
-    first_pass = resolve_all(open_lines, index)
     dossiers = dict(index.by_id)
-    judged = {r.dossier_id for r in first_pass.values() if r.dossier_id is not None}
-    judged |= {m.dossier_id for m in stored.values()}
+    # judged besides the dossiers the open lines resolve to (the engine finds those): the
+    # dossiers they were matched to before, claims, and dossiers changed since the last run
+    judged = {m.dossier_id for m in stored.values()}
     judged |= await dossiers_to_judge(session, day, since)
     missing = judged - dossiers.keys()
     if missing:
         dossiers.update(await load_dossiers(session, missing, dialect))
 
+    # every stored line of every dossier the engine may judge: the candidates hold the ones
+    # the open lines resolve to
     open_ids = {line.id for line in open_lines}
-    lines = open_lines + await lines_of_dossiers(session, judged, open_ids, dialect)
+    lines = open_lines + await lines_of_dossiers(session, dossiers.keys(), open_ids, dialect)
     seen = {line.id for line in lines}
     lines += await claimed_lines(session, dossiers.values(), seen, dialect)
     engine_input = EngineInput(
@@ -167,12 +168,12 @@ async def load(
         mismatches=tuple(await control_mismatches(session, day, channels)),
         judge_dossier_ids=frozenset(judged),
         judge_line_ids=frozenset(known),
+        judge_owners=True,
     )
     return Loaded(
         engine_input=engine_input,
         stored=stored,
         judged_line_ids=frozenset(known),
-        judged_dossier_ids=frozenset(judged),
         day_line_ids=frozenset(row[0].id for row in judged_rows if row[0].day == day),
     )
 

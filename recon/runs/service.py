@@ -184,7 +184,7 @@ async def _match_and_judge(
         await write_matches(session, output.resolutions, loaded.stored, run_id=run_id, now=now)
         existing = await cases_in_scope(
             session,
-            dossier_ids=loaded.judged_dossier_ids,
+            dossier_ids=output.nets.keys(),  # the dossiers the engine judged
             line_ids=loaded.judged_line_ids,
             identities=[c.identity for c in output.cases],
             channel_days=[(c, day) for c in channels],
