@@ -123,3 +123,14 @@ async def test_a_ref_of_a_stored_dossier_missing_from_the_file_is_refused(
     assert [(r.row, r.column) for r in summary.rejected] == [(2, "payment_refs")]
     assert "already belongs to dossier 'H17.25-241125-0009'" in summary.rejected[0].reason
     assert await counts(settings) == (1, 2, 1)
+
+
+async def test_a_new_dossier_takes_the_ref_a_changed_one_of_the_same_batch_gives_up(
+    settings: Settings, tmp_path: Path
+) -> None:
+    assert (await load(settings, tmp_path, row(2, refs="R1"))).inserted == 1
+    summary = await load(settings, tmp_path, row(1, refs="R1"), row(2, refs="R9"))
+    assert (summary.inserted, summary.updated, summary.rejected) == (1, 1, [])
+    async with open_database(settings.database_url) as sessionmaker, sessionmaker() as s:
+        assert (await get_dossier(db_session=s, code=row(1)[:18])).payment_refs == ["R1"]
+        assert (await get_dossier(db_session=s, code=row(2)[:18])).payment_refs == ["R9"]
