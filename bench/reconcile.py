@@ -21,11 +21,12 @@ with `RECON_CONFIG` naming a TOML with `[channels.bulk] adapter = "file"` and
 `RECON_DATABASE_URL` a fresh SQLite file or the PostgreSQL database `--postgres-url`, whose
 schema `public` is dropped and recreated first and, unless `--keep`, again at the end):
 `recon db upgrade`, `recon dossiers import`, `recon statements import --channel bulk`, then
-`recon reconcile --date D --channel bulk --no-pull --json` for each day in order. Each CLI
-process is started by a small wrapper interpreter that reads its wall time, CPU time and peak
-RSS (`ru_maxrss`) with `wait4`, so the bench's own memory never counts. The runs' statuses
-must all be `succeeded`, and the sums of `cases_opened` and `matched` must equal what was
-planted (the bench exits 1 otherwise, after printing its figures).
+`recon reconcile --date D --channel bulk --no-pull --json` for each day in order. On PostgreSQL
+the bench runs `ANALYZE` after the imports, untimed, as autovacuum would (the test server runs
+with autovacuum off). Each CLI process is started by a small wrapper interpreter that reads its
+wall time, CPU time and peak RSS (`ru_maxrss`) with `wait4`, so the bench's own memory never
+counts. The runs' statuses must all be `succeeded`, and the sums of `cases_opened` and `matched`
+must equal what was planted (the bench exits 1 otherwise, after printing its figures).
 
 The floor (SQLite only, same run): bare `sqlite3` with recon's pragmas loads the same two files
 (csv module, executemany, one transaction each), builds the indexes, resolves every line by
@@ -471,6 +472,17 @@ def reset_postgres(url: str) -> None:
         c.execute("CREATE SCHEMA public")
 
 
+def analyze_postgres(url: str) -> None:
+    """What autovacuum does after a bulk load, untimed: the test server runs with autovacuum
+    off, and without statistics PostgreSQL plans the runs' lookups as scans of whole tables."""
+    import psycopg
+
+    with psycopg.connect(
+        url.replace("postgresql+asyncpg://", "postgresql://"), autocommit=True
+    ) as c:
+        c.execute("ANALYZE")
+
+
 def run_real(
     database: str,
     url: str,
@@ -508,6 +520,8 @@ def run_real(
     )
     if stated["inserted"] != plan.lines or stated["rejected"]:
         raise SystemExit(f"statement import: {str(stated)[:500]}")
+    if database == "postgresql":
+        analyze_postgres(url)
     runs: list[dict[str, Any]] = []
     for n in range(days):
         day = day_of(n).isoformat()

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.db.models import (
@@ -188,21 +188,26 @@ async def lines_to_judge(
         .join(Case, Case.id == CaseLine.case_id)
         .where(Case.status.in_(LIVE_CASE_STATUSES), Case.type.in_(LINE_CASE_TYPES))
     )
-    query = (
-        select(_stored_lines(dialect))
-        .select_from(_WITH_MATCH)
-        .where(
-            or_(
-                and_(_LINES.c.business_day == day, _LINES.c.channel.in_(channels)),
-                and_(
-                    _LINES.c.business_day == day - timedelta(days=1),
-                    _LINES.c.status == "pending",
-                ),
-                _LINES.c.id.in_(live_line_cases),
-            )
-        )
+    # the day's lines straight from their index, then the few others by id: one OR (or one
+    # IN of them all) is read by PostgreSQL as a scan of every line and every match
+    on_day = and_(_LINES.c.business_day == day, _LINES.c.channel.in_(channels))
+    others = union(
+        select(_LINES.c.id).where(
+            _LINES.c.business_day == day - timedelta(days=1), _LINES.c.status == "pending"
+        ),
+        live_line_cases,
     )
-    return await fetch_json(session, query, _STORED_LINES)
+    found = await fetch_json(session, _stored_lines_where(on_day, dialect), _STORED_LINES)
+    seen = {row[0].id for row in found}
+    more = _stored_lines_where(_LINES.c.id.in_(others), dialect)
+    found += [
+        row for row in await fetch_json(session, more, _STORED_LINES) if row[0].id not in seen
+    ]
+    return found
+
+
+def _stored_lines_where(condition: ColumnElement[bool], dialect: str) -> Select[Any]:
+    return select(_stored_lines(dialect)).select_from(_WITH_MATCH).where(condition)
 
 
 async def refunded_payments(
@@ -236,7 +241,7 @@ async def refunded_payments(
                 _LINES.c.kind == "payment",
             )
         )
-    query = select(_stored_lines(dialect)).select_from(_WITH_MATCH).where(or_(*conditions))
+    query = _stored_lines_where(or_(*conditions), dialect)
     found: list[StoredLine] = []
     for row in await fetch_json(session, query, _STORED_LINES):
         line = row[0]

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recon.db.models import LIVE_CASE_STATUSES, Case, ChannelDay, Run
@@ -21,6 +21,7 @@ from recon.db.session import refresh_statistics
 from recon.matching.engine import run_engine
 from recon.runs import lease, loader
 from recon.runs.persist import cases_in_scope, write_cases, write_matches
+from recon.runs.sets import dialect_of
 from recon.settings import FileChannel, Settings
 from recon.statements.channels import channel_config
 from recon.statements.outcome import ChannelOutcome
@@ -173,6 +174,10 @@ async def _match_and_judge(
     status = run_status(outcomes)
     now = clock()
     async with sessionmaker() as session:
+        if dialect_of(session) == "postgresql":
+            # the run's statements are short: compiling them (PostgreSQL's JIT starts above a
+            # cost the big IN sets reach) took longer than running them
+            await session.execute(text("SET LOCAL jit = off"))
         loaded = await loader.load(
             session,
             day=day,
