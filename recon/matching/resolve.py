@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 
 from recon.matching.normalize import normalise_text, ref_key
 from recon.matching.types import Dossier, Line, Resolution
@@ -10,6 +11,7 @@ from recon.matching.types import Dossier, Line, Resolution
 # rule 3 indexes codes by their first characters; a shorter code is never searched in free
 # text (it would turn up inside unrelated words and numbers)
 MIN_SEARCHED_CODE = 6
+_ID = attrgetter("id")
 
 
 class DossierIndex:
@@ -28,16 +30,31 @@ class DossierIndex:
         """Index more dossiers. Where two share a key the lower id wins, whatever the order
         they come in (one call or several)."""
         by_id, by_ref, by_code, by_key = self.by_id, self.by_ref, self.by_code, self.by_key
-        for dossier in dossiers:
+        for dossier in sorted(dossiers, key=_ID):
             by_id[dossier.id] = dossier
             for key in dossier.ref_keys:
-                _keep_lowest(by_ref, key, dossier)
-            _keep_lowest(by_code, ref_key(dossier.code), dossier)
-            if len(dossier.code_key) >= MIN_SEARCHED_CODE:
-                same_length = by_key.get(len(dossier.code_key))
+                if by_ref.setdefault(key, dossier).id > dossier.id:
+                    by_ref[key] = dossier
+            key = ref_key(dossier.code)
+            if by_code.setdefault(key, dossier).id > dossier.id:
+                by_code[key] = dossier
+            key = dossier.code_key
+            if len(key) >= MIN_SEARCHED_CODE:
+                same_length = by_key.get(len(key))
                 if same_length is None:
-                    same_length = by_key[len(dossier.code_key)] = {}
-                _keep_lowest(same_length, dossier.code_key, dossier)
+                    same_length = by_key[len(key)] = {}
+                if same_length.setdefault(key, dossier).id > dossier.id:
+                    same_length[key] = dossier
+
+    def names_exactly(self, line: Line) -> bool:
+        """Whether rule 1 or 2 resolves the line: `referenced` would find its dossier."""
+        if line.order_ref:
+            key = ref_key(line.order_ref)
+            if key in self.by_ref or key in self.by_code:
+                return True
+        if line.hint:
+            return ref_key(line.hint) in self.by_code
+        return False
 
     def codes_in(self, text: str) -> list[Dossier]:
         """Dossiers whose normalised code occurs in the normalised text (rule 3).
@@ -60,12 +77,6 @@ class DossierIndex:
         for _, _, dossier in kept:
             unique.setdefault(dossier.id, dossier)
         return [unique[k] for k in sorted(unique)]
-
-
-def _keep_lowest(index: dict[str, Dossier], key: str, dossier: Dossier) -> None:
-    current = index.get(key)
-    if current is None or dossier.id < current.id:
-        index[key] = dossier
 
 
 def referenced(line: Line, index: DossierIndex) -> Resolution | None:
