@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import msgspec
@@ -27,6 +27,7 @@ from recon.db.models import (
     StatementLineRow,
     table,
 )
+from recon.db.types import sqlite_text
 from recon.domain import StatementLine
 from recon.errors import Conflict
 from recon.matching.normalize import ref_key
@@ -76,7 +77,7 @@ def _values(
     line: StatementLine, fetch_id: int | None, now: Any, *, as_text: bool = False
 ) -> tuple[Any, ...]:
     """One line's values for `_COLUMNS`; `as_text` gives times and days as SQLite stores them."""
-    paid_at: Any = _sqlite_time(line.paid_at) if as_text else line.paid_at
+    paid_at: Any = sqlite_text(line.paid_at) if as_text else line.paid_at
     day: Any = line.business_day.isoformat() if as_text else line.business_day
     return (
         line.channel,
@@ -105,13 +106,6 @@ def _as_row(values: tuple[Any, ...]) -> dict[str, Any]:
     return dict(zip(_COLUMNS, values, strict=True))
 
 
-def _sqlite_time(moment: datetime) -> str:
-    """The text `UTCDateTime` stores on SQLite, made here without SQLAlchemy's per-value hooks."""
-    if moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
-    return moment.isoformat(sep=" ", timespec="microseconds")
-
-
 _JSON = msgspec.json.Encoder()
 
 
@@ -131,6 +125,7 @@ class LineStore:
         # key -> status this delivery left it in, and whether this delivery inserted it
         self._seen: dict[tuple[str, str], tuple[str, bool]] = {}
         self._updated: set[tuple[str, str]] = set()
+        self._channels_stored: dict[str, bool] = {}  # had the channel any line before?
 
     @property
     def counts(self) -> StoreCounts:
@@ -148,7 +143,7 @@ class LineStore:
             latest[(line.channel, line.channel_txn_id)] = line
         again = {key: line for key, line in latest.items() if key in self._seen}
         fresh = [key for key in latest if key not in self._seen]
-        stored = await _stored_statuses(self._session, fresh)
+        stored = await _stored_statuses(self._session, await self._not_first(fresh))
         new: list[StatementLine] = []
         moved: list[tuple[int, str, StatementLine]] = []
         for key in fresh:
@@ -168,10 +163,20 @@ class LineStore:
         await self._move(moved)
         await self._again(again)
 
+    async def _not_first(self, keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The keys worth looking up: none of a channel that had no line when this delivery
+        began (a first import of a big file looks nothing up)."""
+        for channel in {channel for channel, _ in keys} - self._channels_stored.keys():
+            found = await self._session.execute(
+                select(StatementLineRow.id).where(StatementLineRow.channel == channel).limit(1)
+            )
+            self._channels_stored[channel] = found.first() is not None
+        return [key for key in keys if self._channels_stored[key[0]]]
+
     async def _insert(self, lines: Sequence[StatementLine]) -> None:
         if self._session.get_bind().dialect.name == "sqlite":
             # the bulk path of every pull: plain tuples to the driver, times made text once
-            now = _sqlite_time(self._now)
+            now = sqlite_text(self._now)
             connection = await self._session.connection()
             for part in chunks(lines, SQLITE_ROWS_PER_INSERT):
                 values = itertools.chain.from_iterable(
