@@ -38,7 +38,9 @@ async def _import(
         open_database(settings.database_url) as sessionmaker,
         sessionmaker() as session,
     ):
-        intake = DossierIntake(session, source=source, actor=f"cli:{name}", now=datetime.now(UTC))
+        intake = DossierIntake(
+            session, source=source, actor=f"cli:{name}", now=datetime.now(UTC), bulk_load=True
+        )
         try:
             with bulk_import():
                 for rows, errors in batches:

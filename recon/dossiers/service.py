@@ -22,6 +22,7 @@ from sqlalchemy import Date, delete, func, insert, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from recon.db.bulk import BulkLoad
 from recon.db.chunks import chunks
 from recon.db.models import Base, Dossier, DossierHistory, DossierPaymentRef, table
 from recon.db.types import sqlite_text
@@ -136,6 +137,7 @@ class _Stored(msgspec.Struct):
 
 
 _NOTHING_STORED = _Stored({}, {}, {})
+_BULK_TABLES = tuple(table(m).name for m in (Dossier, DossierPaymentRef, DossierHistory))
 
 
 class DossierIntake:
@@ -154,6 +156,7 @@ class DossierIntake:
         actor: str,
         now: datetime,
         keep_actions: bool = False,
+        bulk_load: bool = False,
     ) -> None:
         self._session = db_session
         self._source = source
@@ -174,6 +177,9 @@ class DossierIntake:
         self._started = False
         self._empty = False  # nothing was stored when the intake began: nothing to look up
         self._next_id = 1  # SQLite: the id the next new dossier gets
+        # a big intake into empty tables (the file import) drops their indexes until `finish`
+        self._bulk_load = bulk_load
+        self._bulk: BulkLoad | None = None
 
     @property
     def failed(self) -> bool:
@@ -214,6 +220,8 @@ class DossierIntake:
             )
         # their owners have given them up by now
         await self._insert_refs(self._waiting_refs)
+        if self._bulk is not None:
+            await self._bulk.finish()
         await self._session.commit()
         summary = ImportSummary(
             received=self._received,
@@ -228,6 +236,8 @@ class DossierIntake:
         top = (await self._session.execute(select(func.max(Dossier.id)))).scalar_one()
         self._empty = top is None
         self._next_id = (top or 0) + 1
+        if self._empty and self._bulk_load:
+            self._bulk = await BulkLoad.begin(self._session, _BULK_TABLES)
 
     def _firsts_in_intake(
         self, rows: Sequence[tuple[int | None, DossierRecord]]

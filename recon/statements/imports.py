@@ -3,7 +3,9 @@
 The file is read a batch of lines at a time and each batch is stored as it comes, inside one
 transaction (DESIGN 2.4). A bad row anywhere, or a line on a closed business day, rolls back
 every batch stored before it, and the fetch record with them. The fetch record's business day
-(the file's one day, or null) is known only at the end, and written then.
+(the file's one day, or null) is known only at the end, and written then. Into an empty table
+(SQLite) the lines go without the table's indexes, which are rebuilt before the commit
+(`recon.db.bulk`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.files import BATCH, statement_batches
-from recon.db.models import ChannelFetch
+from recon.db.bulk import BulkLoad
+from recon.db.models import ChannelFetch, StatementLineRow, table
 from recon.db.session import open_database, refresh_statistics
 from recon.dossiers.schemas import ImportSummary
 from recon.dossiers.service import summary_of_errors
@@ -77,6 +80,7 @@ async def _import(
     closed = False  # a line on a closed day: the file is refused, read on only for bad rows
     fetch_id: int | None = None
     store: LineStore | None = None
+    bulk: BulkLoad | None = None  # an empty table: its indexes are rebuilt at the end
     async with sessionmaker() as session:
         try:
             with bulk_import():
@@ -89,6 +93,7 @@ async def _import(
                     if closed:
                         continue
                     if store is None:
+                        bulk = await BulkLoad.begin(session, [table(StatementLineRow).name])
                         fetch_id = await _start_fetch(session, channel, name, started, clock)
                         store = LineStore(session, fetch_id=fetch_id, now=clock())
                     await store.add(lines)
@@ -102,6 +107,8 @@ async def _import(
             fetch_id = await _start_fetch(session, channel, name, started, clock)
         counts = store.counts if store is not None else StoreCounts()
         await _finish_fetch(session, fetch_id, counts, days, clock())
+        if bulk is not None:
+            await bulk.finish()
         await session.commit()
         await refresh_statistics(session)
     return ImportSummary(
