@@ -54,6 +54,9 @@ _CASE_COLUMNS = (
 )
 
 
+_CASE_FIELDS = tuple(column.name for column in _CASE_COLUMNS)
+
+
 class CaseCounts(msgspec.Struct, kw_only=True):
     opened: int = 0
     closed: int = 0
@@ -164,21 +167,25 @@ async def cases_in_scope(
     names.update(
         f"CONTROL_TOTAL_MISMATCH:{channel}:{day.isoformat()}" for channel, day in channel_days
     )
-    about_lines = select(_CASE_LINES.c.case_id).where(
-        one_of(_CASE_LINES.c.line_id, line_ids, dialect)
-    )
     not_closed = _CASES.c.status != "closed"
-    queries = (
-        select(*_CASE_COLUMNS).where(not_closed, one_of(_CASES.c.dossier_id, dossier_ids, dialect)),
-        select(*_CASE_COLUMNS).where(
-            not_closed, _CASES.c.id.in_(about_lines), _CASES.c.dossier_id.is_(None)
-        ),
-        select(*_CASE_COLUMNS).where(not_closed, one_of(_CASES.c.identity, names, dialect)),
-    )
     found: dict[int, StoredCase] = {}
-    for query in queries:
+    for query in (
+        select(*_CASE_COLUMNS).where(not_closed, one_of(_CASES.c.dossier_id, dossier_ids, dialect)),
+        select(*_CASE_COLUMNS).where(not_closed, one_of(_CASES.c.identity, names, dialect)),
+    ):
         for row in (await session.execute(query)).all():
             found[row[0]] = StoredCase(**row._asdict())
+    # cases about a line and no dossier: the few not closed, kept if one of their lines was
+    # judged (rather than looking up every judged line among every case's lines)
+    judged_lines = set(line_ids)
+    owner_less = (
+        select(*_CASE_COLUMNS, _CASE_LINES.c.line_id)
+        .select_from(_CASES.join(_CASE_LINES, _CASE_LINES.c.case_id == _CASES.c.id))
+        .where(not_closed, _CASES.c.dossier_id.is_(None))
+    )
+    for *fields, line_id in (await session.execute(owner_less)).all():
+        if line_id in judged_lines and fields[0] not in found:
+            found[fields[0]] = StoredCase(**dict(zip(_CASE_FIELDS, fields, strict=True)))
     return [found[k] for k in sorted(found)]
 
 
