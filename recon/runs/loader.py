@@ -5,9 +5,10 @@ a line. Dossiers judged now: those lines' dossiers (new and previous), claims on
 dossiers changed since the last run. Every line of a judged dossier comes along, fixed to its
 stored match, so its net is whole. Candidate dossiers for rules 1–3 are found in SQL.
 
-A day is a few set-based queries whatever its size: each list of keys travels as one parameter
-(`one_of`), lines come back with their stored match in the same row, and only the columns the
-engine reads are fetched (never a line's raw payload), as tuples rather than ORM objects.
+A day is a dozen set-based queries whatever its size: each set of keys travels as one
+parameter (`one_of`), lines come back with their stored match in the same row, and only what
+the engine reads is fetched (never a line's raw payload), as one JSON document per query that
+msgspec decodes straight into the engine's Structs.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union
+from sqlalchemy import ColumnElement, Select, and_, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.db.models import (
@@ -26,17 +27,15 @@ from recon.db.models import (
     CaseLine,
     ChannelDay,
     ChannelFetch,
-    Dossier,
-    DossierPaymentRef,
     Match,
     StatementLineRow,
     table,
 )
-from recon.matching.normalize import code_key, normalise_text, ref_key
-from recon.matching.resolve import MIN_SEARCHED_CODE, DossierIndex
+from recon.matching.normalize import ref_key
 from recon.matching.types import ControlMismatch, EngineInput
 from recon.matching.types import Dossier as EngineDossier
 from recon.matching.types import Line as EngineLine
+from recon.runs import dossiers
 from recon.runs.sets import (
     as_text,
     dialect_of,
@@ -44,7 +43,6 @@ from recon.runs.sets import (
     json_array,
     json_list,
     json_object,
-    nested,
     one_of,
 )
 
@@ -57,8 +55,6 @@ LINE_CASE_TYPES = (
 
 _LINES = table(StatementLineRow)
 _MATCHES = table(Match)
-_DOSSIERS = table(Dossier)
-_REFS = table(DossierPaymentRef)
 _WITH_MATCH = _LINES.outerjoin(_MATCHES, _MATCHES.c.line_id == _LINES.c.id)
 # what the engine reads of a line, under its field names
 _LINE_FIELDS = {
@@ -81,7 +77,6 @@ StoredLine = tuple[EngineLine, int | None, int | None, str | None, str | None]
 _STORED_LINES = msgspec.json.Decoder(list[StoredLine])
 # a line, then the dossier its stored match names (none for a line a claim names unmatched)
 _OWNED_LINES = msgspec.json.Decoder(list[tuple[EngineLine, int | None]])
-_DOSSIER_LIST = msgspec.json.Decoder(list[EngineDossier])
 
 
 class StoredMatch(msgspec.Struct, frozen=True, kw_only=True):
@@ -145,24 +140,24 @@ async def load(
         if match is not None:
             stored[row[0].id] = match
 
-    index = await candidate_dossiers(session, open_lines, dialect)
-    dossiers = dict(index.by_id)
+    index = await dossiers.candidates(session, open_lines, dialect)
+    given = dict(index.by_id)
     # judged besides the dossiers the open lines resolve to (the engine finds those): the
     # dossiers they were matched to before, claims, and dossiers changed since the last run
     judged = {m.dossier_id for m in stored.values()}
-    judged |= await dossiers_to_judge(session, day, since)
-    missing = judged - dossiers.keys()
+    judged |= await dossiers.to_judge(session, day, since)
+    missing = judged - given.keys()
     if missing:
-        dossiers.update(await load_dossiers(session, missing, dialect))
+        given.update(await dossiers.by_id(session, missing, dialect))
 
     # every stored line of every dossier the engine may judge: the candidates hold the ones
     # the open lines resolve to
     open_ids = {line.id for line in open_lines}
-    lines = open_lines + await lines_of_dossiers(session, dossiers.keys(), open_ids, dialect)
+    lines = open_lines + await lines_of_dossiers(session, given.keys(), open_ids, dialect)
     seen = {line.id for line in lines}
-    lines += await claimed_lines(session, dossiers.values(), seen, dialect)
+    lines += await claimed_lines(session, given.values(), seen, dialect)
     engine_input = EngineInput(
-        dossiers=tuple(dossiers[k] for k in sorted(dossiers)),
+        dossiers=tuple(given[k] for k in sorted(given)),
         lines=tuple(lines),
         pulled=await pulled_channel_days(session, file_fed, day),
         mismatches=tuple(await control_mismatches(session, day, channels)),
@@ -247,118 +242,12 @@ async def refunded_payments(
         line = row[0]
         if line.id in known:
             continue
-        named_by_ref = line.kind == "payment" and line.order_ref is not None
+        named_by_ref = line.kind == "payment" and bool(line.order_ref)
         if (line.channel, line.txn_id) in by_txn or (
             named_by_ref and (line.channel, ref_key(line.order_ref or "")) in by_ref
         ):
             found.append(row)
     return found
-
-
-async def candidate_dossiers(
-    session: AsyncSession, lines: Sequence[EngineLine], dialect: str
-) -> DossierIndex:
-    """Every dossier any of rules 1–3 could pick for these lines, indexed for them."""
-    ref_keys = {ref_key(line.order_ref) for line in lines if line.order_ref}
-    code_keys = {
-        code_key(text) for line in lines for text in (line.order_ref, line.hint) if text
-    } - {""}
-    # two plain lookups: an OR of the two makes SQLite merge row sets, twice the time
-    found = await _dossiers_where(
-        session, one_of(_DOSSIERS.c.code_key, code_keys, dialect), dialect
-    )
-    found.update(
-        await _dossiers_where(
-            session, one_of(_REFS.c.ref_key, ref_keys, dialect), dialect, via_refs=True
-        )
-    )
-    # rule 3 only for the payments rules 1 and 2 leave open: their texts' substrings of the
-    # lengths codes have
-    index = DossierIndex(found.values())
-    texts = [
-        normalise_text(" ".join(t for t in (line.order_ref, line.text) if t))
-        for line in lines
-        if line.kind == "payment" and not index.names_exactly(line)
-    ]
-    if texts:
-        lengths = await code_lengths(session)
-        pieces = {
-            text[i : i + n] for text in texts for n in lengths for i in range(len(text) - n + 1)
-        }
-        if pieces:
-            condition = one_of(_DOSSIERS.c.code_key, pieces, dialect)
-            index.add((await _dossiers_where(session, condition, dialect)).values())
-    return index
-
-
-async def code_lengths(session: AsyncSession) -> list[int]:
-    """The lengths of normalised codes that rule 3 searches for."""
-    query = select(func.length(_DOSSIERS.c.code_key)).distinct()
-    return sorted(n for n in (await session.execute(query)).scalars() if n >= MIN_SEARCHED_CODE)
-
-
-async def load_dossiers(
-    session: AsyncSession, ids: Collection[int], dialect: str
-) -> dict[int, EngineDossier]:
-    return await _dossiers_where(session, one_of(_DOSSIERS.c.id, ids, dialect), dialect)
-
-
-async def _dossiers_where(
-    session: AsyncSession, condition: ColumnElement[bool], dialect: str, via_refs: bool = False
-) -> dict[int, EngineDossier]:
-    """The dossiers meeting `condition` (on a dossier's payment refs if `via_refs`), each with
-    all its payment refs, by id."""
-    own = _REFS.alias("own_refs")  # the outer query may read dossier_payment_refs too
-    refs = (
-        select(json_list(own.c.ref_key, dialect, order_by=own.c.id))
-        .where(own.c.dossier_id == _DOSSIERS.c.id)
-        .correlate(_DOSSIERS)
-    )
-    fields = {
-        "id": _DOSSIERS.c.id,
-        "code": _DOSSIERS.c.dossier_code,
-        "code_key": _DOSSIERS.c.code_key,
-        "fee": _DOSSIERS.c.fee_amount,
-        "state": _DOSSIERS.c.state,
-        "ref_keys": nested(refs, dialect),
-        "claim_channel": _DOSSIERS.c.claimed_paid_channel,
-        "claim_day": _DOSSIERS.c.claimed_paid_day,
-        "claim_txn_id": _DOSSIERS.c.claimed_channel_txn_id,
-    }
-    query = select(as_text(json_list(json_object(fields, dialect), dialect), dialect))
-    if via_refs:
-        query = query.select_from(_REFS.join(_DOSSIERS, _DOSSIERS.c.id == _REFS.c.dossier_id))
-    else:
-        query = query.select_from(_DOSSIERS)
-    dossiers = await fetch_json(session, query.where(condition), _DOSSIER_LIST)
-    return {dossier.id: dossier for dossier in dossiers}
-
-
-async def dossiers_to_judge(session: AsyncSession, day: date, since: datetime | None) -> set[int]:
-    """Claims on D and D−1, and dossiers changed since the last run that have anything to judge."""
-    claims = select(Dossier.id).where(Dossier.claimed_paid_day.in_([day, day - timedelta(days=1)]))
-    ids = set((await session.execute(claims)).scalars())
-    live_cases = select(Case.dossier_id).where(
-        Case.status.in_(LIVE_CASE_STATUSES), Case.dossier_id.is_not(None)
-    )
-    if since is None:
-        # no run before: every dossier changed, and those with anything to judge are found
-        # through their claims, matches and cases (never by reading every dossier)
-        for query in (
-            select(Dossier.id).where(Dossier.claimed_paid_day.is_not(None)),
-            select(Match.dossier_id).distinct(),
-            live_cases,
-        ):
-            ids.update(i for i in (await session.execute(query)).scalars() if i is not None)
-        return ids
-    has_something = or_(
-        Dossier.claimed_paid_channel.is_not(None),
-        Dossier.id.in_(select(Match.dossier_id)),
-        Dossier.id.in_(live_cases),
-    )
-    changed = select(Dossier.id).where(Dossier.updated_at > since, has_something)
-    ids.update((await session.execute(changed)).scalars())
-    return ids
 
 
 def _owned_lines(dialect: str) -> ColumnElement[Any]:
@@ -389,11 +278,11 @@ async def lines_of_dossiers(
 
 
 async def claimed_lines(
-    session: AsyncSession, dossiers: Iterable[EngineDossier], skip: set[int], dialect: str
+    session: AsyncSession, given: Iterable[EngineDossier], skip: set[int], dialect: str
 ) -> list[EngineLine]:
     """Lines a claim names by transaction id, wherever they resolved, fixed to their match."""
     wanted = {
-        (d.claim_channel, d.claim_txn_id) for d in dossiers if d.claim_channel and d.claim_txn_id
+        (d.claim_channel, d.claim_txn_id) for d in given if d.claim_channel and d.claim_txn_id
     }
     if not wanted:
         return []

@@ -1,4 +1,4 @@
-"""Many keys, or many rows, bound as one parameter whatever their number.
+"""Many keys or rows bound as one parameter, and many rows read back as one JSON document.
 
 A run names tens of thousands of lines and dossiers at once. An `IN (...)` list binds (and
 SQLAlchemy renders) one parameter per key, in chunks under each database's cap; an
@@ -72,8 +72,8 @@ def rows_of(
 
 # --- reading: rows as one JSON document ------------------------------------------------------
 # A day's lines and dossiers come back as one JSON array built by the database and decoded by
-# msgspec straight into the engine's Structs: no Python object per column and per row on the
-# way (driver tuples, SQLAlchemy rows, then Structs), a third of the time.
+# msgspec straight into the engine's Structs, with no Python object per column and per row on
+# the way (driver tuples, SQLAlchemy rows, then Structs): a quarter less time for a day's lines.
 
 
 def json_object(fields: Mapping[str, ColumnElement[Any]], dialect: str) -> ColumnElement[Any]:
