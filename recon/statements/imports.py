@@ -16,12 +16,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.files import BATCH, statement_batches
 from recon.db.bulk import BulkLoad
-from recon.db.models import ChannelFetch, StatementLineRow, table
+from recon.db.models import StatementLineRow, table
 from recon.db.session import open_database, refresh_statistics
 from recon.dossiers.schemas import ImportSummary
 from recon.dossiers.service import summary_of_errors
@@ -29,7 +28,13 @@ from recon.errors import Conflict
 from recon.rows import FileRejected, bulk_import, open_input_file
 from recon.settings import FileChannel, Settings
 from recon.statements.channels import channel_config
-from recon.statements.service import LineStore, StoreCounts, record_fetch, refuse_closed_days
+from recon.statements.service import (
+    LineStore,
+    StoreCounts,
+    finish_fetch,
+    record_fetch,
+    refuse_closed_days,
+)
 
 
 def _utcnow() -> datetime:
@@ -106,7 +111,13 @@ async def _import(
         if fetch_id is None:  # a file of no lines is still a fetch
             fetch_id = await _start_fetch(session, channel, name, started, clock)
         counts = store.counts if store is not None else StoreCounts()
-        await _finish_fetch(session, fetch_id, counts, days, clock())
+        await finish_fetch(
+            session,
+            fetch_id,
+            counts,
+            clock(),
+            business_day=next(iter(days)) if len(days) == 1 else None,
+        )
         if bulk is not None:
             await bulk.finish()
         await session.commit()
@@ -143,23 +154,4 @@ async def _start_fetch(
         started_at=started,
         finished_at=clock(),
         file_name=name[:300],
-    )
-
-
-async def _finish_fetch(
-    session: AsyncSession, fetch_id: int, counts: StoreCounts, days: set[date], at: datetime
-) -> None:
-    await session.execute(
-        update(ChannelFetch)
-        .where(ChannelFetch.id == fetch_id)
-        .values(
-            business_day=next(iter(days)) if len(days) == 1 else None,
-            status="succeeded",
-            finished_at=at,
-            lines=counts.lines,
-            inserted=counts.inserted,
-            updated=counts.updated,
-            duplicates=counts.duplicates,
-            received_count=counts.lines,
-        )
     )

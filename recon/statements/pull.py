@@ -8,17 +8,16 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.base import ChannelError, ControlTotalsMismatch, RetryPolicy
-from recon.db.models import ChannelFetch
 from recon.domain import ChannelStatement
 from recon.settings import Settings
 from recon.statements.channels import build_adapter, channel_config
 from recon.statements.outcome import ChannelOutcome
 from recon.statements.service import (
     StoreCounts,
+    finish_fetch,
     mark_channel_day,
     record_fetch,
     refuse_closed_days,
@@ -144,7 +143,7 @@ async def _store_fetched(
         run_id=run_id,
     )
     counts = await store_lines(session, statement.lines, fetch_id=fetch_id, now=clock())
-    await _finish_fetch(session, fetch_id, counts, clock())
+    await finish_fetch(session, fetch_id, counts, clock())
     await mark_channel_day(
         session,
         channel=statement.channel,
@@ -154,24 +153,6 @@ async def _store_fetched(
         at=clock(),
     )
     return counts
-
-
-async def _finish_fetch(
-    session: AsyncSession, fetch_id: int, counts: StoreCounts, at: datetime
-) -> None:
-    await session.execute(
-        update(ChannelFetch)
-        .where(ChannelFetch.id == fetch_id)
-        .values(
-            status="succeeded",
-            finished_at=at,
-            lines=counts.lines,
-            inserted=counts.inserted,
-            updated=counts.updated,
-            duplicates=counts.duplicates,
-            received_count=counts.lines,
-        )
-    )
 
 
 async def pull_once(settings: Settings, channel: str, day: date) -> dict[str, Any]:

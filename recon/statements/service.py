@@ -351,6 +351,30 @@ async def record_fetch(
     return int(result.scalar_one())
 
 
+async def finish_fetch(
+    db_session: AsyncSession,
+    fetch_id: int,
+    counts: StoreCounts,
+    at: datetime,
+    *,
+    business_day: date | None = None,
+) -> None:
+    """A fetch that stored its delivery: succeeded, with its counts (and its business day, when
+    only learnt at the end, as for a file)."""
+    values: dict[str, Any] = {
+        "status": "succeeded",
+        "finished_at": at,
+        "lines": counts.lines,
+        "inserted": counts.inserted,
+        "updated": counts.updated,
+        "duplicates": counts.duplicates,
+        "received_count": counts.lines,
+    }
+    if business_day is not None:
+        values["business_day"] = business_day
+    await db_session.execute(update(ChannelFetch).where(ChannelFetch.id == fetch_id).values(values))
+
+
 async def mark_channel_day(
     db_session: AsyncSession,
     *,

@@ -57,6 +57,12 @@ async def test_a_file_of_many_batches_stores_every_line_once(settings: Settings)
     assert await stored(settings) == (10, [(date(2025, 11, 24), 10), (date(2025, 11, 24), 10)])
 
 
+async def test_a_file_of_no_lines_is_a_fetch_of_no_lines(settings: Settings) -> None:
+    summary = await load(settings)
+    assert (summary.received, summary.inserted, summary.rejected) == (0, 0, [])
+    assert await stored(settings) == (0, [(None, 0)])
+
+
 async def test_a_file_over_several_days_has_no_single_day(settings: Settings) -> None:
     lines = [line(n, day=24 + n % 2) for n in range(1, 8)]
     assert (await load(settings, *lines)).inserted == 7
