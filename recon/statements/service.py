@@ -7,17 +7,15 @@ with an older status it is a duplicate too. Bulk writes go through Core executem
 
 from __future__ import annotations
 
-import functools
-import itertools
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
 import msgspec
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recon.db.bulk import insert_tuples
 from recon.db.chunks import chunks
 from recon.db.models import (
     ChannelDay,
@@ -50,27 +48,14 @@ class StoreCounts(msgspec.Struct, kw_only=True):
     duplicates: int = 0
 
 
-# The columns a new line is inserted with, in this order (the compiled insert lists them so).
+_LINES = table(StatementLineRow)
+# The columns a new line is inserted with, in the order `_values` makes them (`matched` keeps
+# its server default: false).
 _COLUMNS = (
     "channel", "channel_txn_id", "order_ref", "order_ref_key", "dossier_hint", "amount", "fee",
     "kind", "refund_of", "status", "paid_at", "business_day", "description", "payer", "raw",
-    "fetch_id", "first_seen_at", "updated_at", "matched",
+    "fetch_id", "first_seen_at", "updated_at",
 )  # fmt: skip
-# SQLite's own text for that insert of one row
-_SQLITE_INSERT = str(
-    insert(table(StatementLineRow)).compile(dialect=sqlite.dialect(), column_keys=list(_COLUMNS))
-)
-# Rows per statement on SQLite: one multi-row INSERT costs about a third less than as many
-# single-row executions (19 × 500 bound values, well under SQLite's 32,766).
-SQLITE_ROWS_PER_INSERT = 500
-
-
-@functools.cache
-def _sqlite_insert(rows: int) -> str:
-    """`_SQLITE_INSERT` with `rows` rows of placeholders after VALUES."""
-    placeholders = "(" + ", ".join("?" for _ in _COLUMNS) + ")"
-    head = _SQLITE_INSERT.split(" VALUES ", 1)[0]
-    return f"{head} VALUES {', '.join([placeholders] * rows)}"
 
 
 def _values(
@@ -98,7 +83,6 @@ def _values(
         fetch_id,
         now,
         now,
-        False,
     )
 
 
@@ -183,16 +167,12 @@ class LineStore:
             )
 
     async def _insert_sqlite(self, lines: Sequence[StatementLine]) -> None:
-        """The bulk path of every pull: multi-row INSERTs of plain tuples, times made text once.
+        """The bulk path of every pull: plain tuples to the driver, times made text once.
         (Building the next statement's values while SQLite writes one was measured slower:
         the two threads contend for the GIL.)"""
         now = sqlite_text(self._now)
-        connection = await self._session.connection()
-        for part in chunks(lines, SQLITE_ROWS_PER_INSERT):
-            values = itertools.chain.from_iterable(
-                _values(line, self._fetch_id, now, as_text=True) for line in part
-            )
-            await connection.exec_driver_sql(_sqlite_insert(len(part)), tuple(values))
+        rows = (_values(line, self._fetch_id, now, as_text=True) for line in lines)
+        await insert_tuples(await self._session.connection(), _LINES, _COLUMNS, rows)
 
     async def _move(self, moved: list[tuple[int, str, StatementLine]]) -> None:
         """Stored lines whose status moved forward: update them and record the change."""

@@ -15,7 +15,14 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.base import RetryPolicy
-from recon.db.models import ChannelDay, ChannelFetch, LedgerDay, LineStatusChange, StatementLineRow
+from recon.db.models import (
+    ChannelDay,
+    ChannelFetch,
+    LedgerDay,
+    LineStatusChange,
+    StatementLineRow,
+    table,
+)
 from recon.db.session import open_database
 from recon.domain import StatementLine
 from recon.errors import Conflict
@@ -23,7 +30,6 @@ from recon.settings import Settings, load_settings
 from recon.statements.pull import pull_channel_day
 from recon.statements.service import (
     _COLUMNS,
-    _SQLITE_INSERT,
     LineStore,
     StoreCounts,
     store_lines,
@@ -194,9 +200,11 @@ async def test_every_column_of_a_stored_line_reads_back_as_written(
     assert (row.first_seen_at, row.updated_at, row.matched, row.fetch_id) == (NOW, NOW, False, None)
 
 
-def test_the_sqlite_insert_lists_the_columns_in_the_order_values_are_made() -> None:
-    listed = _SQLITE_INSERT.split("(", 1)[1].split(")", 1)[0].split(", ")
-    assert tuple(listed) == _COLUMNS
+def test_new_lines_are_written_with_every_column_but_the_id_and_the_matched_bit() -> None:
+    # a column added to the table and forgotten here would be left NULL by the SQLite path
+    columns = {column.name for column in table(StatementLineRow).c}
+    assert set(_COLUMNS) == columns - {"id", "matched"}
+    assert len(_COLUMNS) == len(set(_COLUMNS))
 
 
 @pytest.fixture
