@@ -16,9 +16,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, SkipValidation
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recon.dossiers.intake import upsert_dossiers
 from recon.dossiers.parsing import dossier_from_json, records_from_values
 from recon.dossiers.schemas import DossierBatchIn, DossierIn, DossierOut, ImportSummary
-from recon.dossiers.service import get_dossier, upsert_dossiers
+from recon.dossiers.service import get_dossier
 from recon.errors import BadInput, Conflict, FieldError, MalformedBody
 from recon.rows import RowError
 from recon.settings import Settings

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from recon.db.session import open_database, refresh_statistics
+from recon.dossiers.intake import DossierIntake, summary_of_errors
 from recon.dossiers.parsing import BATCH, record_batches
 from recon.dossiers.schemas import ImportSummary
-from recon.dossiers.service import DossierIntake, summary_of_errors
 from recon.rows import FileRejected, bulk_import, open_input_file
 from recon.settings import Settings
 

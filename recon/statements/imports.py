@@ -22,8 +22,8 @@ from adapters.files import BATCH, statement_batches
 from recon.db.bulk import BulkLoad
 from recon.db.models import StatementLineRow, table
 from recon.db.session import open_database, refresh_statistics
+from recon.dossiers.intake import summary_of_errors
 from recon.dossiers.schemas import ImportSummary
-from recon.dossiers.service import summary_of_errors
 from recon.errors import Conflict
 from recon.rows import FileRejected, bulk_import, open_input_file
 from recon.settings import FileChannel, Settings
