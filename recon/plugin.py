@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.config.app import AppConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -21,7 +21,7 @@ from recon import __version__
 from recon.auth.guards import require_api_key
 from recon.cases.controllers import get_cases, get_one_case
 from recon.days.controllers import get_days, post_close_day, post_reopen_day
-from recon.db.session import create_engine, create_sessionmaker
+from recon.db.session import create_engine, create_read_sessionmaker, create_sessionmaker
 from recon.dossiers.controllers import post_dossier_batch, put_dossier, state_settings
 from recon.ledger.controllers import get_ledger
 from recon.runs.controllers import get_one_run, get_runs
@@ -41,8 +41,15 @@ if TYPE_CHECKING:
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
-async def provide_db_session(state: State) -> AsyncGenerator[AsyncSession, None]:
-    async with state.sessionmaker() as session:
+# Methods whose handlers only read: their sessions never wait for SQLite's write lock.
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+async def provide_db_session(
+    state: State, request: Request[Any, Any, Any]
+) -> AsyncGenerator[AsyncSession, None]:
+    reads = request.method in READ_METHODS
+    async with (state.read_sessionmaker if reads else state.sessionmaker)() as session:
         yield session
 
 
@@ -107,6 +114,7 @@ class ReconPlugin(InitPluginProtocol, CLIPluginProtocol):
         engine = create_engine(self.settings.database_url)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.read_sessionmaker = create_read_sessionmaker(engine)
         try:
             yield
         finally:

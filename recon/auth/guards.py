@@ -17,7 +17,7 @@ async def require_api_key(connection: ASGIConnection, route_handler: BaseRouteHa
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
-    async with connection.app.state.sessionmaker() as db_session:
+    async with connection.app.state.read_sessionmaker() as db_session:
         principal = await authenticate_key(db_session=db_session, key=key.strip())
     if principal is None:
         raise Unauthorized("the API key is unknown or revoked")

@@ -67,7 +67,7 @@ async def require_web_user(connection: ASGIConnection, route_handler: BaseRouteH
     if credentials is None:
         raise _challenge("Vui lòng đăng nhập bằng tài khoản recon để xem trang này.")
     username, password = credentials
-    async with connection.app.state.sessionmaker() as db_session:
+    async with connection.app.state.read_sessionmaker() as db_session:
         try:
             user = await find_user(db_session=db_session, username=username)
         except NotFound:
