@@ -6,8 +6,9 @@ Generates N dossiers deterministically into a CSV in a temporary directory, then
 
 * real: a fresh migrated SQLite database and `import_dossier_file` (the CLI's own path: read,
   parse, validate, compare with stored, Core executemany, commit), timed inside a freshly
-  spawned interpreter, which also reports the import's peak RSS growth (its `ru_maxrss` after
-  the import minus before), so neither the generator's nor the floor's memory mixes in;
+  spawned interpreter, which also reports the import's peak RSS growth (the peak during the
+  import minus the RSS before it, `bench.rss.PeakRss`), so neither the generator's nor the
+  floor's memory mixes in;
 * re-import (first `--reimports` repeats, default 1): the same file again into that filled
   database, every row a duplicate, timed in the same child, for information;
 * floor: a fresh migrated SQLite database with the same pragmas, the same rows already as
@@ -30,7 +31,6 @@ import json
 import os
 import platform
 import random
-import resource
 import sqlite3
 import statistics
 import sys
@@ -51,6 +51,7 @@ if str(ROOT) not in sys.path:
 import msgspec  # noqa: E402
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect  # noqa: E402
 
+from bench.rss import PeakRss  # noqa: E402
 from recon.db.migrate import upgrade  # noqa: E402
 from recon.db.types import UTCDateTime  # noqa: E402
 from recon.dossiers.imports import import_dossier_file  # noqa: E402
@@ -311,11 +312,6 @@ def fresh_database(path: Path) -> str:
     return url
 
 
-def _maxrss_bytes() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
-
-
 def _timed_import(url: str, csv_path: Path) -> tuple[float, ImportSummary]:
     settings = load_settings({"RECON_DATABASE_URL": url})
     started = time.perf_counter()
@@ -325,14 +321,16 @@ def _timed_import(url: str, csv_path: Path) -> tuple[float, ImportSummary]:
 
 def import_child(url: str, csv_path: str, reimport: bool) -> dict[str, object]:
     """In a fresh spawned interpreter, as the CLI runs: one timed import, its peak RSS growth
-    (the high-water mark after it minus the one before it), then optionally the re-import."""
-    baseline = _maxrss_bytes()
+    (the peak during it minus the RSS before it; see `bench.rss.PeakRss`), then optionally the
+    re-import."""
+    meter = PeakRss()
+    baseline = meter.start()
     elapsed, summary = _timed_import(url, Path(csv_path))
     result: dict[str, object] = {
         "elapsed": elapsed,
         "summary": msgspec.to_builtins(summary),
         "rss_baseline": baseline,
-        "rss_peak": _maxrss_bytes(),
+        "rss_peak": meter.peak(),
     }
     if reimport:
         elapsed, summary = _timed_import(url, Path(csv_path))
