@@ -70,6 +70,7 @@ from sqlalchemy import event  # noqa: E402
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
+from bench.rss import PeakRss  # noqa: E402
 from recon.days.service import close_day, live_case_ids  # noqa: E402
 from recon.db.migrate import upgrade  # noqa: E402
 from recon.db.session import open_database, refresh_statistics  # noqa: E402
@@ -671,42 +672,6 @@ async def close_days(url: str, days: list[date], channels: list[str]) -> int:
 
 
 # --- the timed child -------------------------------------------------------------------------
-
-
-def _proc_status_bytes(key: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{key}:"):
-            return int(line.split()[1]) * 1024
-    raise OSError(f"no {key} in /proc/self/status")
-
-
-class PeakRss:
-    """The peak RSS of what runs between `start()` and `peak()`.
-
-    On Linux a spawned child's `ru_maxrss` starts at its parent's high-water mark, so the
-    address space's own peak (`VmHWM`) is reset to the current RSS (`/proc/self/clear_refs`,
-    "5") and read back instead. Elsewhere: `ru_maxrss`, which then only ever grows.
-    """
-
-    def __init__(self) -> None:
-        self.proc = True
-        self.baseline = 0
-
-    def start(self) -> int:
-        try:
-            Path("/proc/self/clear_refs").write_text("5")
-            self.baseline = _proc_status_bytes("VmRSS")
-        except OSError:
-            self.proc = False
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-            self.baseline = peak if sys.platform == "darwin" else peak * 1024
-        return self.baseline
-
-    def peak(self) -> int:
-        if self.proc:
-            return _proc_status_bytes("VmHWM")
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak if sys.platform == "darwin" else peak * 1024
 
 
 def _cpu_self() -> float:
