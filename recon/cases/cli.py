@@ -72,5 +72,6 @@ async def list_cases_once(
         channel=channel,
         channels=settings.channel_names(),
     )
-    async with open_database(settings.database_url) as sessionmaker, sessionmaker() as session:
+    database = open_database(settings.database_url, read_only=True)
+    async with database as sessionmaker, sessionmaker() as session:
         return (await list_cases(session, wanted)).cases

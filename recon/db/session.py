@@ -66,11 +66,14 @@ def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSes
 
 
 @asynccontextmanager
-async def open_database(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """For jobs and CLI commands: an engine of their own, disposed on exit."""
+async def open_database(
+    database_url: str, *, read_only: bool = False
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """For jobs and CLI commands: an engine of their own, disposed on exit. A command that only
+    reads asks for `read_only` sessions, which never wait for SQLite's write lock."""
     engine = create_engine(database_url)
     try:
-        yield create_sessionmaker(engine)
+        yield (create_read_sessionmaker if read_only else create_sessionmaker)(engine)
     finally:
         await engine.dispose()
 

@@ -20,7 +20,8 @@ async def ledger_once(settings: Settings, start: str, end: str, channel: str | N
 
     channels = ledger_channels(settings, channel)
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
-    async with open_database(settings.database_url) as sessionmaker, sessionmaker() as session:
+    database = open_database(settings.database_url, read_only=True)
+    async with database as sessionmaker, sessionmaker() as session:
         return await build_ledger(session, first, last, channels)
 
 

@@ -66,3 +66,30 @@ async def test_reads_go_on_while_another_connection_holds_the_write_lock(
     assert cases.status_code == 200, cases.text
     assert page.status_code == 200, page.text
     assert write.status_code >= 500, write.text  # the write really had to wait, and gave up
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("ledger", "--from", "2024-11-01", "--to", "2024-11-30", "--format", "csv"),
+        ("cases", "list", "--json"),
+    ],
+)
+def test_commands_that_only_read_go_on_while_the_write_lock_is_held(
+    sqlite_path: str,
+    run_cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    command: tuple[str, ...],
+) -> None:
+    monkeypatch.setattr(db_session_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    holder = sqlite3.connect(sqlite_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        done = run_cli(*command)
+        refused = run_cli("days", "close", "--date", "2024-11-25", "--user", "x", "--note", "n")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert done.code == 0, done.err
+    assert refused.code != 0, refused.out
+    assert "locked" in refused.err  # a write in the same moment had to wait, and gave up
