@@ -49,13 +49,19 @@ def parse_day(text: str, option: str = "--date") -> date:
         raise BadInput(f"{option}: {text!r} is not a date YYYY-MM-DD") from None
 
 
-def with_session(ctx: click.Context, work: Callable[[AsyncSession], Coroutine[Any, Any, T]]) -> T:
-    """Commands open their own session; they never borrow a request's."""
+def with_session(
+    ctx: click.Context,
+    work: Callable[[AsyncSession], Coroutine[Any, Any, T]],
+    *,
+    read_only: bool = False,
+) -> T:
+    """Commands open their own session; they never borrow a request's. A command that only
+    reads says so, and then never waits for SQLite's write lock."""
     from recon.db.session import open_database
 
     async def go() -> T:
         async with (
-            open_database(settings_of(ctx).database_url) as sessionmaker,
+            open_database(settings_of(ctx).database_url, read_only=read_only) as sessionmaker,
             sessionmaker() as session,
         ):
             return await work(session)

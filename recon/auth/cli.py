@@ -41,7 +41,7 @@ def apikeys_list(ctx: click.Context, as_json: bool) -> None:
     """List keys (never their secrets)."""
     from recon.auth import service
 
-    keys = with_session(ctx, lambda s: service.list_api_keys(db_session=s))
+    keys = with_session(ctx, lambda s: service.list_api_keys(db_session=s), read_only=True)
     if as_json:
         print_json(keys)
         return

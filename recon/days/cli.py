@@ -62,7 +62,7 @@ def days_reopen(ctx: click.Context, day: str, username: str, note: str, as_json:
 def days_list(ctx: click.Context, events: bool, as_json: bool) -> None:
     """Days that were ever closed, and their state."""
     if events:
-        found = with_session(ctx, lambda s: day_events(s))
+        found = with_session(ctx, lambda s: day_events(s), read_only=True)
         if as_json:
             print_json(found)
             return
@@ -70,7 +70,7 @@ def days_list(ctx: click.Context, events: bool, as_json: bool) -> None:
             when = f"{event.at:%Y-%m-%d %H:%M}"
             click.echo(f"{event.date} {event.action:<7} {event.user:<16} {when} {event.note}")
         return
-    listed = with_session(ctx, lambda s: list_days(s))
+    listed = with_session(ctx, lambda s: list_days(s), read_only=True)
     if as_json:
         print_json(listed)
         return

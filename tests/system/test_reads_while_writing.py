@@ -73,6 +73,8 @@ async def test_reads_go_on_while_another_connection_holds_the_write_lock(
     [
         ("ledger", "--from", "2024-11-01", "--to", "2024-11-30", "--format", "csv"),
         ("cases", "list", "--json"),
+        ("days", "list", "--events", "--json"),
+        ("apikeys", "list", "--json"),
     ],
 )
 def test_commands_that_only_read_go_on_while_the_write_lock_is_held(
