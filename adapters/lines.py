@@ -4,8 +4,8 @@
 * `LineReader`: one raw line's fields; every fault is a `StatementFormatError` naming channel,
   day, line and field
 * `mask_number`, `masked_raw`: payer numbers masked before a raw line is stored
-* `distinct_lines`, `totals_of`, `SuccessTally`, `check_control_totals`, `is_success`: control
-  totals (a mismatch is a `ControlTotalsMismatch`)
+* `distinct_lines`, `SuccessTally`, `check_control_totals`: control totals (a mismatch is a
+  `ControlTotalsMismatch`)
 * `collect_day`: a whole day in memory from an adapter's `stream_day`
 
 The errors themselves are in `adapters.base`.
@@ -255,14 +255,6 @@ def distinct_lines(lines: Iterable[StatementLine]) -> list[StatementLine]:
     return list(by_id.values())
 
 
-def totals_of(
-    lines: Iterable[StatementLine], *, counted: Callable[[StatementLine], bool]
-) -> ControlTotals:
-    """Count and sum of `amount` over the distinct lines that `counted` selects."""
-    chosen = [line for line in distinct_lines(lines) if counted(line)]
-    return ControlTotals(count=len(chosen), amount=sum(line.amount for line in chosen))
-
-
 def check_control_totals(
     *,
     reported: Iterable[ControlTotals],
@@ -283,12 +275,9 @@ def check_control_totals(
     return agreed
 
 
-def is_success(line: StatementLine) -> bool:
-    return line.status == "success"
-
-
 class SuccessTally:
-    """What `totals_of(lines, counted=is_success)` gives, kept page by page without the lines."""
+    """Control totals as received: count and sum of `amount` over the distinct successful lines
+    (a later delivery of a transaction replaces the earlier), kept page by page."""
 
     def __init__(self) -> None:
         self._amounts: dict[str, int | None] = {}  # txn id -> amount if successful
