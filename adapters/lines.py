@@ -16,13 +16,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 import msgspec
 
 from adapters.base import ChannelAdapter, ControlTotalsMismatch, StatementFormatError
 from recon.domain import (
+    FIXED_OFFSET_SINCE_YEAR,
     LOCAL_TZ,
     MAX_AMOUNT,
     ChannelStatement,
@@ -222,16 +223,14 @@ _FIXED_WIDTH_LAYOUTS: dict[str, tuple[re.Pattern[str], Callable[[str], str]]] = 
         lambda value: value,
     ),
 }
-_UTC_PLUS_7 = timedelta(hours=7)
-_FIXED_OFFSET_SINCE = 1976  # the first year read here
 
 
 def fixed_width_local_time(value: str, layout: str) -> datetime | None:
     """`LineReader.local_time` without strptime for the usual layouts; None: ask strptime
     (and, on the fast path, `NotPlain`).
 
-    Only for years since 1976, when Ho Chi Minh City has kept UTC+7 without DST, so that the
-    local time converts to UTC by subtracting seven hours."""
+    Only for years since 1976 (`as_utc`'s fixed-offset range; earlier years, and what
+    `fromisoformat` would take that strptime's round trip refuses, go the careful way)."""
     known = _FIXED_WIDTH_LAYOUTS.get(layout)
     if known is None or not known[0].fullmatch(value):
         return None
@@ -239,9 +238,9 @@ def fixed_width_local_time(value: str, layout: str) -> datetime | None:
         local = datetime.fromisoformat(known[1](value))
     except ValueError:
         return None  # strptime words the refusal
-    if local.year < _FIXED_OFFSET_SINCE:
+    if local.year < FIXED_OFFSET_SINCE_YEAR:
         return None
-    return (local - _UTC_PLUS_7).replace(tzinfo=UTC)
+    return as_utc(local)
 
 
 # --- control totals -----------------------------------------------------------------------

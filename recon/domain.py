@@ -43,10 +43,11 @@ DOSSIER_STATES: tuple[DossierState, ...] = (
 )
 
 
-# Asia/Ho_Chi_Minh has been UTC+7, without DST, since 13 June 1975: for a UTC moment since
-# then, adding seven hours gives the local date without a time-zone database lookup.
+# Asia/Ho_Chi_Minh has been UTC+7, without DST, since 13 June 1975: from 1976 on, a moment
+# converts by seven hours, without a time-zone database lookup (the bulk paths' hot spot).
 _LOCAL_OFFSET = timedelta(hours=7)
-_FIXED_OFFSET_SINCE = datetime(1976, 1, 1, tzinfo=UTC)
+FIXED_OFFSET_SINCE_YEAR = 1976
+_FIXED_OFFSET_SINCE = datetime(FIXED_OFFSET_SINCE_YEAR, 1, 1, tzinfo=UTC)
 
 
 def business_day_of(moment: datetime) -> date:
@@ -61,6 +62,8 @@ def business_day_of(moment: datetime) -> date:
 def as_utc(moment: datetime) -> datetime:
     """An aware moment in UTC; a naive one is taken as local time (UTC+7)."""
     if moment.tzinfo is None:
+        if moment.year >= FIXED_OFFSET_SINCE_YEAR:
+            return (moment - _LOCAL_OFFSET).replace(tzinfo=UTC)
         moment = moment.replace(tzinfo=LOCAL_TZ)
     return moment.astimezone(UTC)
 

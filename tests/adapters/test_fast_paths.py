@@ -18,7 +18,7 @@ from adapters.base import StatementFormatError
 from adapters.lines import LineReader, NotPlain, mask_number
 from adapters.momo import MomoAdapter, _Txn
 from adapters.portal import PortalAdapter, _Item
-from recon.domain import LOCAL_TZ, MAX_AMOUNT, business_day_of
+from recon.domain import LOCAL_TZ, MAX_AMOUNT, as_utc, business_day_of
 
 DAY = date(2024, 11, 25)
 # these read lines only: their client never sends
@@ -53,6 +53,13 @@ def test_mask_number_is_the_definition(value: str) -> None:
 )
 def test_business_day_of_a_utc_moment_is_its_date_in_ho_chi_minh(moment: datetime) -> None:
     assert business_day_of(moment) == moment.astimezone(LOCAL_TZ).date()
+
+
+@given(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1)))
+def test_as_utc_takes_a_naive_moment_as_ho_chi_minh_local_time(moment: datetime) -> None:
+    converted = as_utc(moment)
+    assert converted == moment.replace(tzinfo=LOCAL_TZ).astimezone(UTC)
+    assert converted.tzinfo is UTC
 
 
 def test_business_day_of_other_zones_and_naive_moments() -> None:
