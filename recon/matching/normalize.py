@@ -8,6 +8,23 @@ import unicodedata
 _STROKED = str.maketrans({"đ": "d", "Đ": "D"})
 # ASCII text is its own NFKD: only its bytes that are not letters or digits go
 _ASCII_DROPPED = bytes(c for c in range(128) if not chr(c).isalnum())
+_KEPT_CHARACTERS = 20_000
+
+
+class _PerCharacter(dict[int, str]):
+    """Each character's normalised form, computed on first sight: NFKD, upper-casing and the
+    filter all work character by character, so the text's form is its characters' forms
+    joined, and `str.translate` joins them in C (Vietnamese texts repeat a few hundred
+    characters)."""
+
+    def __missing__(self, codepoint: int) -> str:
+        form = _normalise_unicode(chr(codepoint))
+        if len(self) < _KEPT_CHARACTERS:  # bounded, whatever texts the channels send
+            self[codepoint] = form
+        return form
+
+
+_BY_CHARACTER = _PerCharacter()
 
 
 def normalise_text(text: str) -> str:
@@ -15,7 +32,7 @@ def normalise_text(text: str) -> str:
     if text.isascii():  # codes such as H17.25-241125-0042: no decomposition to do
         # bytes.translate deletes in C, several times faster than str.translate
         return text.encode("ascii").translate(None, _ASCII_DROPPED).upper().decode("ascii")
-    return _normalise_unicode(text)
+    return text.translate(_BY_CHARACTER)
 
 
 def _normalise_unicode(text: str) -> str:
