@@ -2,11 +2,9 @@
 
 One path serves the PUT, the batch and the file import (`DossierIntake`): rows come in batches,
 each is checked (faults, the same code or ref twice in the intake, collisions with stored
-dossiers), compared with what is stored and written inside the caller's one transaction. Once
-any row is bad nothing more is written, the rest is only checked so that every fault is
-reported, and `finish` rolls the whole intake back; otherwise it commits. On SQLite new dossiers
-go to the driver as plain tuples (ids handed out here, times made text once); elsewhere through
-Core executemany.
+dossiers), compared with what is stored and written inside the caller's one transaction
+(`recon.dossiers.writes`). Once any row is bad nothing more is written, the rest is only checked
+so that every fault is reported, and `finish` rolls the whole intake back; otherwise it commits.
 """
 
 from __future__ import annotations
@@ -16,58 +14,24 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import Date, delete, func, insert, select, update
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recon.db.bulk import BulkLoad, insert_tuples
+from recon.db.bulk import BulkLoad
 from recon.db.chunks import chunks
 from recon.db.models import Dossier, DossierHistory, DossierPaymentRef, table
-from recon.db.types import sqlite_text
-from recon.domain import business_day_of
 from recon.dossiers.schemas import DossierRecord, ImportSummary, RejectedRow
+from recon.dossiers.writes import (
+    COMPARED,
+    INSERT_BATCH,
+    LOOKUP_BATCH,
+    insert_new,
+    insert_new_sqlite,
+    insert_refs,
+    update_changed,
+)
 from recon.matching.normalize import ref_key
 from recon.rows import RowError
-
-INSERT_BATCH = 5_000  # rows per Core executemany; well under the databases' parameter caps
-LOOKUP_BATCH = 5_000  # keys per IN (...): SQLite allows 32,766 parameters, asyncpg 32,767
-# the code's first spelling is kept: a later call may write it in another letter case
-COMPARED = (
-    "procedure_code",
-    "procedure_name",
-    "applicant",
-    "fee_amount",
-    "state",
-    "submitted_at",
-    "claimed_paid_channel",
-    "claimed_paid_at",
-    "claimed_channel_txn_id",
-)
-_DOSSIER_COLUMNS = (
-    "id",
-    "dossier_code",
-    "code_key",
-    *COMPARED,
-    "claimed_paid_day",
-    "created_at",
-    "updated_at",
-)
-_HISTORY_COLUMNS = (
-    "dossier_id",
-    "changed_at",
-    "source",
-    "actor",
-    "change",
-    "fee_before",
-    "fee_after",
-    "state_before",
-    "state_after",
-    "changed_fields",
-)
-_REF_COLUMNS = ("dossier_id", "ref", "ref_key")
-_SQLITE = sqlite.dialect()
-# SQLite's stored text for days: the column type's own conversion (times: `sqlite_text`)
-_DAY_TEXT = Date().dialect_impl(_SQLITE).bind_processor(_SQLITE)
 
 
 class UpsertOutcome(msgspec.Struct, kw_only=True):
@@ -193,7 +157,7 @@ class DossierIntake:
                 conflict=not self._errors,
             )
         # their owners have given them up by now
-        await self._insert_refs(self._waiting_refs)
+        await insert_refs(self._session, self._waiting_refs)
         if self._bulk is not None:
             await self._bulk.finish()
         await self._session.commit()
@@ -334,171 +298,41 @@ class DossierIntake:
         self._inserted += len(new)
         self._updated += len(changed)
         # changed dossiers first: a ref one of them gives up may be taken by a new one
-        await self._update_changed(changed, stored, held)
+        self._waiting_refs.extend(
+            await update_changed(
+                self._session,
+                changed,
+                stored.refs,
+                held=held,
+                now=self._now,
+                source=self._source,
+                actor=self._actor,
+            )
+        )
         for batch in chunks(new, INSERT_BATCH):
             if self._session.get_bind().dialect.name == "sqlite":
-                await self._insert_new_sqlite(batch, held)
+                first_id = self._next_id
+                self._next_id += len(batch)
+                waiting = await insert_new_sqlite(
+                    self._session,
+                    batch,
+                    first_id=first_id,
+                    held=held,
+                    now=self._now,
+                    source=self._source,
+                    actor=self._actor,
+                )
             else:
-                await self._insert_new(batch, held)
-
-    async def _insert_new_sqlite(self, new: Sequence[DossierRecord], held: set[str]) -> None:
-        """Plain tuples to the driver: ids handed out here (the transaction holds SQLite's write
-        lock from its first statement), times turned into text once."""
-        assert _DAY_TEXT is not None
-        day_text = _DAY_TEXT
-        now = sqlite_text(self._now)
-        first = self._next_id
-        self._next_id += len(new)
-        dossiers = []
-        history = []
-        for dossier_id, r in enumerate(new, start=first):
-            claimed_at = r.claimed_paid_at
-            dossiers.append(
-                (
-                    dossier_id,
-                    r.dossier_code,
-                    r.code_key,
-                    r.procedure_code,
-                    r.procedure_name,
-                    r.applicant,
-                    r.fee_amount,
-                    r.state,
-                    sqlite_text(r.submitted_at),
-                    r.claimed_paid_channel,
-                    None if claimed_at is None else sqlite_text(claimed_at),
-                    r.claimed_channel_txn_id,
-                    None if claimed_at is None else day_text(business_day_of(claimed_at)),
-                    now,
-                    now,
+                waiting = await insert_new(
+                    self._session,
+                    batch,
+                    held=held,
+                    now=self._now,
+                    source=self._source,
+                    actor=self._actor,
                 )
-            )
-            history.append(
-                (
-                    dossier_id,
-                    now,
-                    self._source,
-                    self._actor,
-                    "created",
-                    None,
-                    r.fee_amount,
-                    None,
-                    r.state,
-                    "",
-                )
-            )
-        pairs = list(enumerate(new, start=first))
-        if held:
-            self._waiting_refs.extend(pair for pair in pairs if pair[1].code_key in held)
-            pairs = [pair for pair in pairs if pair[1].code_key not in held]
-        refs = [
-            (dossier_id, ref, ref_key(ref)) for dossier_id, r in pairs for ref in r.payment_refs
-        ]
-        connection = await self._session.connection()
-        await insert_tuples(connection, table(Dossier), _DOSSIER_COLUMNS, dossiers)
-        await insert_tuples(connection, table(DossierPaymentRef), _REF_COLUMNS, refs)
-        await insert_tuples(connection, table(DossierHistory), _HISTORY_COLUMNS, history)
-
-    async def _insert_new(self, new: Sequence[DossierRecord], held: set[str]) -> None:
-        await self._session.execute(
-            insert(table(Dossier)),
-            [
-                {**_values(r, self._now), "dossier_code": r.dossier_code, "created_at": self._now}
-                for r in new
-            ],
-        )
-        # reading the ids back by key is several times faster than INSERT … RETURNING on aiosqlite
-        found = await self._session.execute(
-            select(Dossier.code_key, Dossier.id).where(
-                Dossier.code_key.in_([r.code_key for r in new])
-            )
-        )
-        id_of = dict(found.all())
-        pairs = [(id_of[r.code_key], r) for r in new]
-        await self._insert_refs(pair for pair in pairs if pair[1].code_key not in held)
-        self._waiting_refs.extend(pair for pair in pairs if pair[1].code_key in held)
-        await self._session.execute(
-            insert(table(DossierHistory)),
-            [
-                {
-                    "dossier_id": dossier_id,
-                    "changed_at": self._now,
-                    "source": self._source,
-                    "actor": self._actor,
-                    "change": "created",
-                    "fee_before": None,
-                    "fee_after": r.fee_amount,
-                    "state_before": None,
-                    "state_after": r.state,
-                    "changed_fields": "",
-                }
-                for dossier_id, r in pairs
-            ],
-        )
-
-    async def _insert_refs(self, pairs: Iterable[tuple[int, DossierRecord]]) -> None:
-        values = [
-            {"dossier_id": dossier_id, "ref": ref, "ref_key": ref_key(ref)}
-            for dossier_id, record in pairs
-            for ref in record.payment_refs
-        ]
-        for batch in chunks(values, INSERT_BATCH):
-            await self._session.execute(insert(table(DossierPaymentRef)), batch)
-
-    async def _update_changed(
-        self,
-        changed: list[tuple[DossierRecord, dict[str, Any]]],
-        stored: _Stored,
-        held: set[str],
-    ) -> None:
-        if not changed:
-            return
-        await self._session.execute(
-            update(Dossier),
-            [{"id": current["id"], **_values(record, self._now)} for record, current in changed],
-            execution_options={"synchronize_session": False},
-        )
-        ref_changes = [
-            (current["id"], record)
-            for record, current in changed
-            if record.payment_refs != stored.refs.get(current["id"], ())
-        ]
-        for id_chunk in chunks([dossier_id for dossier_id, _ in ref_changes], LOOKUP_BATCH):
-            await self._session.execute(
-                delete(DossierPaymentRef).where(DossierPaymentRef.dossier_id.in_(id_chunk))
-            )
-        await self._insert_refs(pair for pair in ref_changes if pair[1].code_key not in held)
-        self._waiting_refs.extend(pair for pair in ref_changes if pair[1].code_key in held)
-        history = []
-        for record, current in changed:
-            fields = [c for c in COMPARED if getattr(record, c) != current[c]]
-            if record.payment_refs != stored.refs.get(current["id"], ()):
-                fields.append("payment_refs")
-            history.append(
-                {
-                    "dossier_id": current["id"],
-                    "changed_at": self._now,
-                    "source": self._source,
-                    "actor": self._actor,
-                    "change": "updated",
-                    "fee_before": current["fee_amount"],
-                    "fee_after": record.fee_amount,
-                    "state_before": current["state"],
-                    "state_after": record.state,
-                    "changed_fields": ",".join(fields),
-                }
-            )
-        await self._session.execute(insert(table(DossierHistory)), history)
+            self._waiting_refs.extend(waiting)
 
 
 def _same(record: DossierRecord, current: dict[str, Any], refs: tuple[str, ...]) -> bool:
     return all(getattr(record, c) == current[c] for c in COMPARED) and record.payment_refs == refs
-
-
-def _values(record: DossierRecord, now: datetime) -> dict[str, Any]:
-    values = {c: getattr(record, c) for c in COMPARED}
-    values["code_key"] = record.code_key
-    values["claimed_paid_day"] = (
-        business_day_of(record.claimed_paid_at) if record.claimed_paid_at else None
-    )
-    values["updated_at"] = now
-    return values

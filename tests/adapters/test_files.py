@@ -647,12 +647,13 @@ CELLS = {
 def test_the_fast_reader_agrees_with_the_careful_one(
     cells: dict[str, str], columns: list[str]
 ) -> None:
-    from adapters.files import _CANONICAL, _Row
+    from adapters.file_mappings import _CANONICAL
+    from adapters.file_rows import Row
 
     assert _CANONICAL.fast is not None
     row = [cells[column] for column in columns]
     fast = _CANONICAL.fast({column: i for i, column in enumerate(columns)})(row)
-    careful = _Row(2, dict(zip(columns, row, strict=True)), {})
+    careful = Row(2, dict(zip(columns, row, strict=True)), {})
     fields = _CANONICAL.convert(careful)
     if fast is not None:  # it takes only rows without a fault, and reads them the same
         assert careful.errors == []
