@@ -2,7 +2,8 @@
 bare sqlite3 floor.
 
     .venv/bin/python bench/reconcile.py [--dossiers 1000000] [--lines 1000000] [--days 30]
-        [--database sqlite|postgresql|both] [--skip-floor] [--keep DIR] [--profile DIR]
+        [--database sqlite|postgresql|both] [--skip-floor] [--skip-storage-floor] [--keep DIR]
+        [--profile DIR]
 
 Generates deterministically (seeded), in a temporary directory:
 
@@ -32,6 +33,18 @@ The floor (SQLite only, same run): bare `sqlite3` with recon's pragmas loads the
 (csv module, executemany, one transaction each), builds the indexes, resolves every line by
 payment ref or dossier code in one SQL join and writes one result row per line.
 
+The storage floor (SQLite only, after the real run, for information: it has no goal, it is the
+cost of recon's writes alone): bare `sqlite3`, same pragmas, in a fresh database with recon's
+own schema (copied from `sqlite_master`), writes back the very rows recon stored, read from
+recon's database before each clock starts: the dossiers with their payment refs and history,
+then the fetch and the lines (as unmatched), each phase one transaction of 500-row INSERTs
+with the tables' secondary indexes built after the load as recon's bulk loads do; then, one
+transaction per business day, that day's matches and the UPDATE that marks its lines matched
+(a run's cases, events and own row are left out). Printed beside it: recon's step over the
+phase that writes the same rows, and the start-up of a reconcile process (median of
+`python -c "import recon.runs.cli"`), which each of the D runs pays. `--skip-floor` skips it
+too.
+
 Prints seconds per step, lines/s and peak RSS as a table, then one JSON line.
 Goals (docs/performance.md), on SQLite: the whole (every step above) within 60 s and within 3x
 the floor, and no step above 1 GiB of peak RSS.
@@ -44,6 +57,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
+import itertools
 import json
 import os
 import platform
@@ -462,6 +477,14 @@ def run_child(
     return Step(name, usage["seconds"], usage["cpu"], rss, stdout)
 
 
+def compile_bytecode() -> None:
+    """Compile recon's modules once, untimed, as an installed recon has them (pip compiles what
+    it installs). The CLI children run with PYTHONDONTWRITEBYTECODE, as this machine's shell
+    does: without this each of them would compile recon's modules again (~0.1 s a process)."""
+    packages = [str(ROOT / name) for name in ("recon", "adapters")]
+    subprocess.run([str(PYTHON), "-m", "compileall", "-q", *packages], check=True)
+
+
 def reset_postgres(url: str) -> None:
     import psycopg
 
@@ -720,6 +743,233 @@ def run_floor(work: Path) -> dict[str, float | int]:
     return times
 
 
+# --- the storage floor ---------------------------------------------------------------------
+
+# recon's bulk loads (recon.db.bulk.BulkLoad) drop these tables' secondary indexes and build
+# them again before the load commits; the storage floor holds them back the same way
+STORAGE_BULK_TABLES = ("dossiers", "dossier_payment_refs", "dossier_history", "statement_lines")
+STORAGE_PHASES = (
+    ("dossiers", ("dossiers", "dossier_payment_refs", "dossier_history")),
+    ("statements", ("channel_fetches", "statement_lines")),
+)
+# rows read as they are but for these columns: a line is stored unmatched, the runs mark it
+STORAGE_REPLACED = {"statement_lines": {"matched": "0 AS matched"}}
+# matches.run_id refers to runs: their rows are copied before any clock (a run's own row is
+# among the writes the storage floor leaves out, with cases and events)
+STORAGE_UNTIMED = ("runs",)
+STORAGE_ROWS_PER_INSERT = 500  # recon.db.bulk.SQLITE_ROWS_PER_INSERT
+MARK_MATCHED = "UPDATE statement_lines SET matched = 1 WHERE id IN (SELECT value FROM json_each(?))"
+STARTUP_RUNS = 5
+
+
+@dataclass
+class TableRows:
+    """One table's rows as recon stored them, flattened a statement's worth (500 rows) at a
+    time, so the clock sees the INSERTs alone."""
+
+    table: str
+    columns: tuple[str, ...]
+    parts: list[tuple[int, tuple[Any, ...]]] = field(default_factory=list)  # (rows, values)
+    rows: int = 0
+
+    def add(self, rows: list[tuple[Any, ...]]) -> None:
+        for start in range(0, len(rows), STORAGE_ROWS_PER_INSERT):
+            part = rows[start : start + STORAGE_ROWS_PER_INSERT]
+            self.parts.append((len(part), tuple(itertools.chain.from_iterable(part))))
+            self.rows += len(part)
+
+
+@dataclass
+class RunDay:
+    """The matches of one business day's lines, and those lines' ids as one JSON array."""
+
+    day: str
+    matches: TableRows
+    line_ids: str
+
+
+def _columns_of(conn: sqlite3.Connection, table: str) -> tuple[str, ...]:
+    return tuple(str(row[1]) for row in conn.execute(f'PRAGMA table_info("{table}")'))
+
+
+def _read_rows(source: sqlite3.Connection, table: str) -> TableRows:
+    """All columns of every row, ordered by id, in their stored form."""
+    columns = _columns_of(source, table)
+    replaced = STORAGE_REPLACED.get(table, {})
+    select = ", ".join(replaced.get(column, f'"{column}"') for column in columns)
+    cursor = source.execute(f'SELECT {select} FROM "{table}" ORDER BY id')
+    found = TableRows(table, columns)
+    while chunk := cursor.fetchmany(STORAGE_ROWS_PER_INSERT):
+        found.add(chunk)
+    return found
+
+
+def _read_run_days(source: sqlite3.Connection) -> list[RunDay]:
+    """Every match, ordered by id, grouped by the business day of the line it holds."""
+    columns = _columns_of(source, "matches")
+    line_at = columns.index("line_id")
+    select = ", ".join(f'm."{column}"' for column in columns)
+    by_day: dict[str, list[tuple[Any, ...]]] = {}
+    for row in source.execute(
+        f"SELECT {select}, l.business_day FROM matches m"
+        " JOIN statement_lines l ON l.id = m.line_id ORDER BY m.id"
+    ):
+        by_day.setdefault(str(row[-1]), []).append(row[:-1])
+    days: list[RunDay] = []
+    for day in sorted(by_day):
+        rows = by_day.pop(day)
+        matches = TableRows("matches", columns)
+        matches.add(rows)
+        days.append(RunDay(day, matches, json.dumps([row[line_at] for row in rows])))
+    return days
+
+
+@functools.cache
+def _multirow_insert(table: str, columns: tuple[str, ...], rows: int) -> str:
+    names = ", ".join(f'"{column}"' for column in columns)
+    values = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * rows)
+    return f'INSERT INTO "{table}" ({names}) VALUES {values}'
+
+
+def _insert_rows(conn: sqlite3.Connection, found: TableRows) -> None:
+    for rows, values in found.parts:
+        conn.execute(_multirow_insert(found.table, found.columns, rows), values)
+
+
+def _count(conn: sqlite3.Connection, table: str, where: str = "") -> int:
+    return int(conn.execute(f'SELECT count(*) FROM "{table}" {where}').fetchone()[0])
+
+
+def _copy_schema(source: sqlite3.Connection, conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """recon's schema from the source's sqlite_master: tables first, then indexes and triggers,
+    but for the secondary indexes of the bulk-loaded tables, returned as (table, CREATE …) in
+    their stored order to be built after the load."""
+    objects = source.execute(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master"
+        " WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY rowid"
+    ).fetchall()
+    held: list[tuple[str, str]] = []
+    conn.execute("BEGIN IMMEDIATE")
+    for kind, _, _, sql in objects:
+        if kind == "table":
+            conn.execute(sql)
+    for kind, _, owner, sql in objects:
+        if kind == "index" and owner in STORAGE_BULK_TABLES:
+            held.append((str(owner), str(sql)))
+        elif kind != "table":
+            conn.execute(sql)
+    conn.execute("COMMIT")
+    return held
+
+
+def _load_phase(
+    source: sqlite3.Connection,
+    conn: sqlite3.Connection,
+    tables: tuple[str, ...],
+    held: list[tuple[str, str]],
+) -> tuple[float, float, dict[str, int]]:
+    """The tables' rows read back (untimed), then inserted and their held-back indexes built in
+    one transaction: (seconds, CPU seconds, rows read per table)."""
+    found = [_read_rows(source, table) for table in tables]
+    wall, cpu = time.perf_counter(), time.process_time()
+    conn.execute("BEGIN IMMEDIATE")
+    for rows in found:
+        _insert_rows(conn, rows)
+    for owner, sql in held:
+        if owner in tables:
+            conn.execute(sql)
+    conn.execute("COMMIT")
+    return (
+        time.perf_counter() - wall,
+        time.process_time() - cpu,
+        {rows.table: rows.rows for rows in found},
+    )
+
+
+def _runs_phase(
+    source: sqlite3.Connection, conn: sqlite3.Connection
+) -> tuple[float, float, list[float], int, int]:
+    """Each day's matches inserted and its lines marked matched, one transaction a day:
+    (seconds, CPU seconds, seconds per day, matches read, lines marked)."""
+    days = _read_run_days(source)
+    per_day: list[float] = []
+    marked = 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    for day in days:
+        mark = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        _insert_rows(conn, day.matches)
+        marked += conn.execute(MARK_MATCHED, (day.line_ids,)).rowcount
+        conn.execute("COMMIT")
+        per_day.append(time.perf_counter() - mark)
+    seconds, cpu_seconds = time.perf_counter() - wall, time.process_time() - cpu
+    return seconds, cpu_seconds, per_day, sum(day.matches.rows for day in days), marked
+
+
+def run_storage_floor(work: Path, source_path: Path) -> dict[str, Any]:
+    """Bare sqlite3 with recon's pragmas writing the rows recon stored in `source_path`, read
+    back before each phase's clock starts, into a fresh copy of recon's schema; connection
+    close included in the total."""
+    db_path = work / "storage-floor.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    source = sqlite3.connect(f"{source_path.resolve().as_uri()}?mode=ro", uri=True)
+    conn = sqlite3.connect(db_path, isolation_level=None, timeout=10)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    held = _copy_schema(source, conn)
+    conn.execute("BEGIN IMMEDIATE")
+    for table in STORAGE_UNTIMED:
+        _insert_rows(conn, _read_rows(source, table))
+    conn.execute("COMMIT")
+
+    figures: dict[str, Any] = {}
+    read: dict[str, int] = {}
+    for phase, tables in STORAGE_PHASES:
+        _log(f"storage floor: {phase}")
+        seconds, cpu, rows = _load_phase(source, conn, tables, held)
+        figures[f"{phase}_s"], figures[f"{phase}_cpu_s"] = seconds, cpu
+        figures[f"{phase}_indexes"] = sum(owner in tables for owner, _ in held)
+        read.update(rows)
+    _log("storage floor: runs")
+    seconds, cpu, per_day, read["matches"], marked = _runs_phase(source, conn)
+    figures["runs_s"], figures["runs_cpu_s"] = seconds, cpu
+    figures["runs_days"] = len(per_day)
+    figures["runs_day_median_s"] = statistics.median(per_day) if per_day else 0.0
+    mark = time.perf_counter()
+    conn.close()
+    figures["close_s"] = time.perf_counter() - mark
+    figures["total_s"] = sum(figures[f"{phase}_s"] for phase in ("dossiers", "statements", "runs"))
+    figures["total_s"] += figures["close_s"]
+
+    check = sqlite3.connect(db_path)
+    figures["rows_read"] = read
+    figures["rows_written"] = {table: _count(check, table) for table in read}
+    figures["lines_marked"] = marked
+    figures["lines_matched"] = _count(check, "statement_lines", "WHERE matched")
+    check.close()
+    source.close()
+    return figures
+
+
+def measure_startup(work: Path, url: str) -> list[float]:
+    """Wall seconds of `python -c "import recon.runs.cli"`, STARTUP_RUNS times, in the
+    environment of the reconcile runs: what each run pays before it does anything."""
+    env = {
+        **os.environ,
+        "RECON_CONFIG": str(work / "recon.toml"),
+        "RECON_DATABASE_URL": url,
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    times: list[float] = []
+    for _ in range(STARTUP_RUNS):
+        started = time.perf_counter()
+        subprocess.run([str(PYTHON), "-c", "import recon.runs.cli"], env=env, cwd=work, check=True)
+        times.append(time.perf_counter() - started)
+    return times
+
+
 # --- driver --------------------------------------------------------------------------------
 
 
@@ -738,7 +988,7 @@ def _table(rows: list[tuple[str, ...]]) -> None:
             "  ".join(
                 cell.ljust(w) if c == 0 else cell.rjust(w)
                 for c, (cell, w) in enumerate(zip(row, widths, strict=True))
-            )
+            ).rstrip()
         )
 
 
@@ -787,6 +1037,97 @@ def print_real(database: str, s: dict[str, Any], plan: Plan, days: int) -> None:
     )
 
 
+def print_storage_floor(f: dict[str, Any], s: dict[str, Any], days: int) -> None:
+    rows = f["rows_written"]
+    ratio = f["recon_over_floor"]
+    dossier_rows = sum(rows[t] for t in STORAGE_PHASES[0][1])
+    line_rows = sum(rows[t] for t in STORAGE_PHASES[1][1])
+    print("\nstorage floor (bare sqlite3 writing the rows recon stored, in recon's schema)")
+    _table(
+        [
+            ("phase", "seconds", "CPU s", "rows", "recon s", "recon/floor"),
+            (
+                f"dossiers: 3 tables, then {f['dossiers_indexes']} indexes",
+                f"{f['dossiers_s']:.2f}",
+                f"{f['dossiers_cpu_s']:.2f}",
+                f"{dossier_rows:,}",
+                f"{s['dossiers_import_s']:.2f}",
+                f"{ratio['dossiers_import']:.1f}x",
+            ),
+            (
+                f"statements: fetch + lines, then {f['statements_indexes']} indexes",
+                f"{f['statements_s']:.2f}",
+                f"{f['statements_cpu_s']:.2f}",
+                f"{line_rows:,}",
+                f"{s['statements_import_s']:.2f}",
+                f"{ratio['statements_import']:.1f}x",
+            ),
+            (
+                f"runs x{f['runs_days']}: matches + matched flags (total)",
+                f"{f['runs_s']:.2f}",
+                f"{f['runs_cpu_s']:.2f}",
+                f"{rows['matches']:,}",
+                f"{s['reconcile_total_s']:.2f}",
+                f"{ratio['reconcile']:.1f}x",
+            ),
+            (
+                "runs per day (median)",
+                f"{f['runs_day_median_s']:.3f}",
+                "",
+                "",
+                f"{s['reconcile_day_median_s']:.2f}",
+                f"{ratio['reconcile_day_median']:.1f}x",
+            ),
+            ("total (close included)", f"{f['total_s']:.2f}", "", "", "", ""),
+            (
+                "start-up (import recon.runs.cli) median s",
+                f"{f['startup_median_s']:.3f}",
+                "",
+                "",
+                "",
+                "",
+            ),
+            (f"start-up x{days}", f"{f['startup_x_runs_s']:.2f}", "", "", "", ""),
+        ]
+    )
+    written = ", ".join(
+        f"{table} {rows[table]:,}/{f['rows_read'][table]:,}" for table in f["rows_read"]
+    )
+    print(
+        f"storage floor rows written/read: {written}; lines marked matched "
+        f"{f['lines_matched']:,} ({f['lines_marked']:,} by the updates, {rows['matches']:,} "
+        "matches)"
+    )
+
+
+def _recon_over_storage(s: dict[str, Any], f: dict[str, Any]) -> dict[str, float]:
+    """recon's real step time over the storage floor phase that writes the same rows."""
+
+    def over(real: float, floor: float) -> float:
+        return round(real / floor, 2) if floor > 0 else float("inf")
+
+    return {
+        "dossiers_import": over(s["dossiers_import_s"], f["dossiers_s"]),
+        "statements_import": over(s["statements_import_s"], f["statements_s"]),
+        "reconcile": over(s["reconcile_total_s"], f["runs_s"]),
+        "reconcile_day_median": over(s["reconcile_day_median_s"], f["runs_day_median_s"]),
+    }
+
+
+def _storage_checks(f: dict[str, Any]) -> list[str]:
+    failed = [
+        f"storage floor: {table}: {f['rows_written'][table]} rows written, {read} read"
+        for table, read in f["rows_read"].items()
+        if f["rows_written"][table] != read
+    ]
+    if not f["lines_marked"] == f["lines_matched"] == f["rows_read"]["matches"]:
+        failed.append(
+            f"storage floor: {f['lines_marked']} lines marked by the updates, "
+            f"{f['lines_matched']} matched, {f['rows_read']['matches']} matches"
+        )
+    return failed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--dossiers", type=int, default=1_000_000)
@@ -794,7 +1135,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="sqlite")
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
-    parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument("--skip-floor", action="store_true", help="no floor, no storage floor")
+    parser.add_argument("--skip-storage-floor", action="store_true")
     parser.add_argument("--keep", type=Path, help="work in DIR and keep the files and databases")
     parser.add_argument("--profile", type=Path, help="run every child under cProfile into DIR")
     args = parser.parse_args()
@@ -828,12 +1170,13 @@ def main() -> None:
 
         results: dict[str, dict[str, Any]] = {}
         failures: list[str] = []
+        sqlite_path = work / "recon.db"
+        compile_bytecode()
         for database in databases:
             if database == "sqlite":
-                db_path = work / "recon.db"
                 for suffix in ("", "-wal", "-shm"):
-                    Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-                url = f"sqlite:///{db_path}"
+                    Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
+                url = f"sqlite:///{sqlite_path}"
             else:
                 url = args.postgres_url
                 reset_postgres(url)
@@ -857,6 +1200,23 @@ def main() -> None:
                     f"{database}: {summary['matched']} lines matched, "
                     f"{plan.expected_matched} expected"
                 )
+
+        # after the real run, in the same work directory: recon's database is still there
+        storage: dict[str, Any] | None = None
+        if args.skip_floor or args.skip_storage_floor:
+            flag = "--skip-floor" if args.skip_floor else "--skip-storage-floor"
+            _log(f"storage floor: skipped ({flag})")
+        elif "sqlite" not in results:
+            _log("storage floor: skipped (it needs the real run on SQLite)")
+        else:
+            storage = run_storage_floor(work, sqlite_path)
+            startup = measure_startup(work, f"sqlite:///{sqlite_path}")
+            storage["startup_runs_s"] = [round(x, 3) for x in startup]
+            storage["startup_median_s"] = statistics.median(startup)
+            storage["startup_x_runs_s"] = days * storage["startup_median_s"]
+            storage["recon_over_floor"] = _recon_over_storage(results["sqlite"], storage)
+            _log(f"storage floor: {storage['total_s']:.2f}s")
+            failures.extend(_storage_checks(storage))
     load_after = os.getloadavg()
 
     print(
@@ -883,6 +1243,8 @@ def main() -> None:
             ]
         )
         print(f"floor resolved {floor['resolved']:,} of {floor['result_rows']:,} lines")
+    if storage is not None:
+        print_storage_floor(storage, results["sqlite"], days)
     if "sqlite" in results and args.profile is None:
         whole = results["sqlite"]["whole_s"]
         rss = results["sqlite"]["peak_rss_max_mib"] * 2**20
@@ -920,6 +1282,9 @@ def main() -> None:
         "csv_mib": {k: round(v, 1) for k, v in sizes.items()},
         "real": results,
         "floor": {k: round(v, 3) if isinstance(v, float) else v for k, v in (floor or {}).items()},
+        "storage_floor": {
+            k: round(v, 3) if isinstance(v, float) else v for k, v in (storage or {}).items()
+        },
         "goals": goals,
         "checks_failed": failures,
         "profiled": args.profile is not None,
