@@ -24,8 +24,8 @@ from recon.runs.persist import cases_in_scope, write_cases, write_matches
 from recon.runs.sets import dialect_of
 from recon.settings import FileChannel, Settings
 from recon.statements.channels import channel_config
+from recon.statements.fetches import refuse_closed_days
 from recon.statements.outcome import ChannelOutcome
-from recon.statements.service import refuse_closed_days
 
 if TYPE_CHECKING:  # a run that pulls nothing never imports the HTTP client or the adapters
     import httpx

@@ -28,13 +28,8 @@ from recon.errors import Conflict
 from recon.rows import FileRejected, bulk_import, open_input_file
 from recon.settings import FileChannel, Settings
 from recon.statements.channels import channel_config
-from recon.statements.service import (
-    LineStore,
-    StoreCounts,
-    finish_fetch,
-    record_fetch,
-    refuse_closed_days,
-)
+from recon.statements.fetches import finish_fetch, record_fetch, refuse_closed_days
+from recon.statements.service import LineStore, StoreCounts
 
 
 def _utcnow() -> datetime:
@@ -100,7 +95,7 @@ async def _import(
                     if store is None:
                         bulk = await BulkLoad.begin(session, [table(StatementLineRow).name])
                         fetch_id = await _start_fetch(session, channel, name, started, clock)
-                        store = LineStore(session, fetch_id=fetch_id, now=clock())
+                        store = LineStore(session, fetch_id=fetch_id, now=clock(), keys_unique=True)
                     await store.add(lines)
         except FileRejected as exc:
             await session.rollback()

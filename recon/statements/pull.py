@@ -14,15 +14,14 @@ from adapters.base import ChannelError, ControlTotalsMismatch, RetryPolicy
 from recon.domain import ChannelStatement
 from recon.settings import Settings
 from recon.statements.channels import build_adapter, channel_config
-from recon.statements.outcome import ChannelOutcome
-from recon.statements.service import (
-    StoreCounts,
+from recon.statements.fetches import (
     finish_fetch,
     mark_channel_day,
     record_fetch,
     refuse_closed_days,
-    store_lines,
 )
+from recon.statements.outcome import ChannelOutcome
+from recon.statements.service import StoreCounts, store_lines
 
 log = logging.getLogger("recon.statements")
 

@@ -7,8 +7,8 @@ with an older status it is a duplicate too. Bulk writes go through Core executem
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -18,16 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from recon.db.bulk import insert_tuples
 from recon.db.chunks import chunks
 from recon.db.models import (
-    ChannelDay,
-    ChannelFetch,
-    LedgerDay,
     LineStatusChange,
     StatementLineRow,
     table,
 )
 from recon.db.types import sqlite_text
 from recon.domain import StatementLine
-from recon.errors import Conflict
 from recon.matching.normalize import ref_key
 
 INSERT_BATCH = 5_000
@@ -102,46 +98,68 @@ class LineStore:
     committed here: a delivery that fails part-way is rolled back whole by the caller.
     """
 
-    def __init__(self, db_session: AsyncSession, *, fetch_id: int | None, now: datetime) -> None:
+    def __init__(
+        self,
+        db_session: AsyncSession,
+        *,
+        fetch_id: int | None,
+        now: datetime,
+        keys_unique: bool = False,
+    ) -> None:
+        """`keys_unique`: the caller guarantees each key at most once in the whole delivery (a
+        statement file, whose parser refuses a `channel_txn_id` twice), so no map of the keys
+        already handled is kept: at a million lines it was the largest thing in memory."""
         self._session = db_session
         self._fetch_id = fetch_id
         self._now = now
+        self._keys_unique = keys_unique
         # key -> status this delivery left it in, and whether this delivery inserted it
         self._seen: dict[tuple[str, str], tuple[str, bool]] = {}
         self._updated: set[tuple[str, str]] = set()
+        self._lines = 0  # distinct keys handled
+        self._inserted = 0
         self._channels_stored: dict[str, bool] = {}  # had the channel any line before?
 
     @property
     def counts(self) -> StoreCounts:
-        inserted = sum(1 for _, new in self._seen.values() if new)
         return StoreCounts(
-            lines=len(self._seen),
-            inserted=inserted,
+            lines=self._lines,
+            inserted=self._inserted,
             updated=len(self._updated),
-            duplicates=len(self._seen) - inserted - len(self._updated),
+            duplicates=self._lines - self._inserted - len(self._updated),
         )
 
     async def add(self, lines: Sequence[StatementLine]) -> None:
         latest: dict[tuple[str, str], StatementLine] = {}
         for line in lines:  # the same line twice in one batch is one line: keep the later
             latest[(line.channel, line.channel_txn_id)] = line
-        again = {key: line for key, line in latest.items() if key in self._seen}
-        fresh = [key for key in latest if key not in self._seen]
+        seen = self._seen
+        if self._keys_unique:
+            again: dict[tuple[str, str], StatementLine] = {}
+            fresh = list(latest)
+        else:
+            again = {key: line for key, line in latest.items() if key in seen}
+            fresh = [key for key in latest if key not in seen]
         stored = await _stored_statuses(self._session, await self._not_first(fresh))
         new: list[StatementLine] = []
         moved: list[tuple[int, str, StatementLine]] = []
+        remember = not self._keys_unique
         for key in fresh:
             line, found = latest[key], stored.get(key)
             if found is None:
                 new.append(line)
-                self._seen[key] = (line.status, True)
+                if remember:
+                    seen[key] = (line.status, True)
                 continue
             if line.status in FORWARD[found[1]]:
                 moved.append((found[0], found[1], line))
                 self._updated.add(key)
-                self._seen[key] = (line.status, False)
-            else:
-                self._seen[key] = (found[1], False)
+                if remember:
+                    seen[key] = (line.status, False)
+            elif remember:
+                seen[key] = (found[1], False)
+        self._lines += len(fresh)
+        self._inserted += len(new)
         await self._insert(new)
         await self._move(moved)
         await self._again(again)
@@ -264,128 +282,3 @@ async def _stored_statuses(
             for txn_id, line_id, status in result:
                 found[(channel, txn_id)] = (line_id, status)
     return found
-
-
-async def refuse_closed_days(db_session: AsyncSession, days: Iterable[date]) -> None:
-    """A closed business day is not pulled, imported into or re-run until reopened."""
-    wanted = sorted(set(days))
-    if not wanted:
-        return
-    closed = (
-        (
-            await db_session.execute(
-                select(LedgerDay.business_day).where(
-                    LedgerDay.business_day.in_(wanted), LedgerDay.status == "closed"
-                )
-            )
-        )
-        .scalars()
-        .all()
-    )
-    if closed:
-        listed = ", ".join(d.isoformat() for d in sorted(closed))
-        raise Conflict(f"business day {listed} is closed; an approver must reopen it first")
-
-
-async def record_fetch(
-    db_session: AsyncSession,
-    *,
-    channel: str,
-    business_day: date | None,
-    source: str,
-    status: str,
-    started_at: datetime,
-    finished_at: datetime,
-    counts: StoreCounts | None = None,
-    error: str | None = None,
-    control: tuple[int | None, int | None] = (None, None),
-    received: tuple[int | None, int | None] = (None, None),
-    file_name: str | None = None,
-    run_id: int | None = None,
-) -> int:
-    counts = counts or StoreCounts()
-    result = await db_session.execute(
-        insert(ChannelFetch).returning(ChannelFetch.id),
-        [
-            {
-                "channel": channel,
-                "business_day": business_day,
-                "source": source,
-                "status": status,
-                "started_at": started_at,
-                "finished_at": finished_at,
-                "lines": counts.lines,
-                "inserted": counts.inserted,
-                "updated": counts.updated,
-                "duplicates": counts.duplicates,
-                "control_count": control[0],
-                "control_amount": control[1],
-                "received_count": received[0],
-                "received_amount": received[1],
-                "error": error,
-                "file_name": file_name,
-                "run_id": run_id,
-            }
-        ],
-    )
-    return int(result.scalar_one())
-
-
-async def finish_fetch(
-    db_session: AsyncSession,
-    fetch_id: int,
-    counts: StoreCounts,
-    at: datetime,
-    *,
-    business_day: date | None = None,
-) -> None:
-    """A fetch that stored its delivery: succeeded, with its counts (and its business day, when
-    only learnt at the end, as for a file)."""
-    values: dict[str, Any] = {
-        "status": "succeeded",
-        "finished_at": at,
-        "lines": counts.lines,
-        "inserted": counts.inserted,
-        "updated": counts.updated,
-        "duplicates": counts.duplicates,
-        "received_count": counts.lines,
-    }
-    if business_day is not None:
-        values["business_day"] = business_day
-    await db_session.execute(update(ChannelFetch).where(ChannelFetch.id == fetch_id).values(values))
-
-
-async def mark_channel_day(
-    db_session: AsyncSession,
-    *,
-    channel: str,
-    business_day: date,
-    fetch_status: str,
-    fetch_id: int,
-    at: datetime,
-) -> None:
-    """The channel-day's current state; a failed pull leaves it failed, never reconciled."""
-    row = (
-        await db_session.execute(
-            select(ChannelDay).where(
-                ChannelDay.channel == channel, ChannelDay.business_day == business_day
-            )
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        db_session.add(
-            ChannelDay(
-                channel=channel,
-                business_day=business_day,
-                fetch_status=fetch_status,
-                last_fetch_id=fetch_id,
-                fetched_at=at,
-            )
-        )
-    else:
-        row.fetch_status = fetch_status
-        row.last_fetch_id = fetch_id
-        row.fetched_at = at
-        if fetch_status == "failed":
-            row.reconciled_at = None
-    await db_session.flush()

@@ -169,6 +169,40 @@ async def test_a_stored_line_moves_forward_through_a_delivery_and_counts_once(
     assert [tuple(c) for c in changes] == [("pending", "success"), ("success", "reversed")]
 
 
+@pytest.mark.parametrize("keys_unique", [False, True])
+async def test_a_delivery_with_each_key_once_counts_alike_with_or_without_the_map_of_keys(
+    sessionmaker: async_sessionmaker[AsyncSession], keys_unique: bool
+) -> None:
+    # a statement file's lines (each key once, the parser refuses repeats) need no map of the
+    # keys already handled: the counts and what is stored are the same either way
+    async with sessionmaker() as session:
+        await store_lines(
+            session, [line("1", "pending"), line("2"), line("3")], fetch_id=None, now=NOW
+        )
+        await session.commit()
+    async with sessionmaker() as session:
+        store = LineStore(session, fetch_id=None, now=NOW, keys_unique=keys_unique)
+        await store.add([line("1", "success"), line("2"), line("4")])
+        await store.add([line("3", "pending"), line("5"), line("6", "failed")])
+        await session.commit()
+    assert store.counts == StoreCounts(lines=6, inserted=3, updated=1, duplicates=2)
+    async with sessionmaker() as session:
+        rows = await session.execute(
+            select(StatementLineRow.channel_txn_id, StatementLineRow.status)
+        )
+        statuses = {str(txn): str(status) for txn, status in rows}
+        changes = await session.execute(select(func.count()).select_from(LineStatusChange))
+        assert changes.scalar_one() == 1
+    assert statuses == {
+        "1": "success",
+        "2": "success",
+        "3": "success",
+        "4": "success",
+        "5": "success",
+        "6": "failed",
+    }
+
+
 async def test_every_column_of_a_stored_line_reads_back_as_written(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
