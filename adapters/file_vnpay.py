@@ -17,6 +17,13 @@ confirms a success:
     05, 06, 07         any           pending   (refund in progress; held as suspected fraud)
     09                 any           failed    (refund declined)
     anything else      -             the row is rejected, naming vnp_TransactionStatus
+
+VNPay numbers a transaction once it reaches a bank. An attempt refused before that (the payer
+cancelled, a wrong OTP, a timeout) has `vnp_TransactionNo` 0, so all such rows of an export
+would share one id and the file would be refused as naming it twice. Such a row's id is built
+from what names the attempt instead: `0:<type>:<vnp_TxnRef>:<vnp_PayDate>` (each retry has its
+own TxnRef; a real number is digits only, so the two never meet). A row with number 0 that says
+success, or has no TxnRef, is rejected.
 """
 
 from __future__ import annotations
@@ -77,18 +84,36 @@ def _vnpay_status(row: Row) -> LineStatus:
     return "failed"
 
 
+def _vnpay_txn_id(row: Row, kind_code: str, status: LineStatus) -> str:
+    """`vnp_TransactionNo`, or for an attempt that never reached a bank (number 0) an id made
+    of what names the attempt."""
+    number = row.text("vnp_transactionno", required=True, limit=ID_LIMIT)
+    if not number or number.strip("0"):
+        return number
+    ref = row.text("vnp_txnref")
+    if status == "success":
+        row.bad("vnp_transactionno", "0 (no bank transaction) on a successful row")
+    elif not ref:
+        row.bad("vnp_txnref", "required when vnp_TransactionNo is 0 (it names the attempt)")
+    made = f"0:{kind_code or '01'}:{ref}:{row.text('vnp_paydate')}"
+    if len(made) > ID_LIMIT:
+        row.bad("vnp_txnref", f"longer than {ID_LIMIT - len(made) + len(ref)} characters")
+    return made
+
+
 def _vnpay_fields(row: Row) -> Fields:
     kind_code = _vnpay_code(row, "vnp_transactiontype", required=False)
     kind = _VNPAY_KIND.get(kind_code)
     if kind is None:
         row.bad("vnp_transactiontype", f"{kind_code!r} is not 01 (payment), 02 or 03 (refund)")
+    status = _vnpay_status(row)
     return Fields(
-        channel_txn_id=row.text("vnp_transactionno", required=True, limit=ID_LIMIT),
+        channel_txn_id=_vnpay_txn_id(row, kind_code, status),
         order_ref=row.text("vnp_txnref", limit=ID_LIMIT) or None,
         amount=row.parsed("vnp_amount", _vnpay_amount, 0),
         fee=0,
         kind=kind or "payment",
-        status=_vnpay_status(row),
+        status=status,
         paid_at=row.parsed("vnp_paydate", _vnpay_time, PLACEHOLDER_TIME),
         description=row.text("vnp_orderinfo"),
     )

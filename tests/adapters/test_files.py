@@ -466,6 +466,50 @@ def test_a_bad_vnpay_cell_is_named_by_row_and_column(
     assert reason in error.reason
 
 
+def test_vnpay_attempts_that_never_reached_a_bank_each_keep_a_line_of_their_own() -> None:
+    # VNPay writes vnp_TransactionNo 0 for every attempt refused before a bank (24: the payer
+    # cancelled): one export holds several, and they must not read as one id twice
+    cancelled = vnpay_row(vnp_TransactionNo="0", vnp_ResponseCode="24", vnp_TransactionStatus="02")
+    retried = vnpay_row(
+        vnp_TxnRef="H1725241125004202",
+        vnp_TransactionNo="0",
+        vnp_ResponseCode="24",
+        vnp_TransactionStatus="02",
+    )
+    paid = vnpay_row(vnp_TxnRef="H1725241125004203")
+    first, second, third = vnpay(cancelled, retried, paid)
+    assert first.channel_txn_id == "0:01:H1725241125004201:20251124093000"
+    assert second.channel_txn_id == "0:01:H1725241125004202:20251124093000"
+    assert (first.status, second.status) == ("failed", "failed")
+    assert first.raw["vnp_TransactionNo"] == "0"  # the export's own value stays in raw
+    assert third.channel_txn_id == "14687012"
+    # the same export again reads the same ids: a re-import is all duplicates
+    assert [line.channel_txn_id for line in vnpay(cancelled, retried, paid)] == [
+        first.channel_txn_id,
+        second.channel_txn_id,
+        third.channel_txn_id,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cells", "column", "reason"),
+    [
+        ({"vnp_TransactionNo": "0"}, "vnp_TransactionNo", "0 (no bank transaction)"),
+        (
+            {"vnp_TransactionNo": "0", "vnp_TxnRef": "", "vnp_TransactionStatus": "02"},
+            "vnp_TxnRef",
+            "names the attempt",
+        ),
+    ],
+)
+def test_a_vnpay_row_numbered_0_must_be_an_unsuccessful_named_attempt(
+    cells: dict[str, str], column: str, reason: str
+) -> None:
+    [error] = vnpay_rejected(vnpay_row(**cells))
+    assert (error.row, error.column) == (2, column)
+    assert reason in error.reason
+
+
 def test_a_vnpay_export_saved_from_a_spreadsheet_has_numbers_for_codes() -> None:
     header = VNPAY_HEADER.split(",")
     paid, refunded = (
