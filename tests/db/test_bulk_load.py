@@ -16,18 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from recon.db.bulk import BulkLoad
 from recon.db.models import Dossier, LedgerDay, StatementLineRow
 from recon.db.session import open_database
-from recon.dossiers.imports import import_dossier_file
 from recon.errors import Conflict
 from recon.settings import Settings
 from recon.statements import service as statements_service
-from recon.statements.imports import import_statement_bytes
+from tests.dossiers.test_import_batches import load as load_dossiers
+from tests.dossiers.test_import_batches import row as dossier
+from tests.statements.test_import_batches import line
+from tests.statements.test_import_batches import load as load_lines
 
-LINE_HEADER = "channel_txn_id,order_ref,amount,fee,kind,status,paid_at,description,payer"
-DOSSIER_HEADER = (
-    "dossier_code,procedure_code,procedure_name,applicant,fee_amount,state,submitted_at,"
-    "payment_refs"
-)
-BATCH = 3
 STATEMENT_INDEXES = {"ix_statement_lines_order_ref_key", "ix_statement_lines_day_channel_totals"}
 DOSSIER_INDEXES = {
     "ix_dossiers_claimed_paid_day",
@@ -35,39 +31,6 @@ DOSSIER_INDEXES = {
     "ix_dossier_payment_refs_dossier_id",
     "ix_dossier_history_dossier_id",
 }
-
-
-def line(n: int, *, amount: str = "15.000", day: int = 24) -> str:
-    return (
-        f"T{n:03d},MM{n:03d},{amount},0,payment,success,2025-11-{day}T10:00:00+07:00,x,0901234567"
-    )
-
-
-def dossier(n: int, *, code: str | None = None) -> str:
-    code = code or f"H17.25-241125-{n:04d}"
-    return (
-        f"{code},1.004873,Xác nhận tình trạng hôn nhân,Trần Thị Bình,15.000,received,"
-        f"2025-11-24T10:00:00+07:00,MM{n:04d}"
-    )
-
-
-async def load_lines(settings: Settings, *lines: str) -> Any:
-    data = ("\n".join([LINE_HEADER, *lines]) + "\n").encode()
-    async with open_database(settings.database_url) as sessionmaker:
-        return await import_statement_bytes(
-            sessionmaker=sessionmaker,
-            settings=settings,
-            channel="momo",
-            name="statement.csv",
-            data=data,
-            batch_size=BATCH,
-        )
-
-
-async def load_dossiers(settings: Settings, tmp_path: Path, *rows: str) -> Any:
-    path = tmp_path / "dossiers.csv"
-    path.write_text("\n".join([DOSSIER_HEADER, *rows]) + "\n", encoding="utf-8")
-    return await import_dossier_file(settings, path, batch_size=BATCH)
 
 
 async def _schema(session: AsyncSession) -> list[tuple[str, ...]]:
