@@ -3,8 +3,8 @@
 `statement_batches` reads a file a batch of lines at a time; once a row is bad it yields no
 more lines, reads on to find every other bad row, and raises `FileRejected` naming them all
 (`row` = the row number a spreadsheet shows, `column` = the header as written in the file): the
-importer rolls back what it stored of the batches before. `parse_statement_file` returns a whole
-file's lines. A channel's `mapping` setting picks how columns are read (`resolve_mapping`).
+importer rolls back what it stored of the batches before. A channel's `mapping` setting picks
+how columns are read (`resolve_mapping`).
 
 The parts, each in its own module:
 
@@ -17,7 +17,6 @@ The parts, each in its own module:
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator, Mapping
 from typing import BinaryIO
 
@@ -28,21 +27,9 @@ from adapters.lines import mask_number
 from recon.domain import StatementLine, business_day_of
 from recon.rows import CsvReader, FileRejected, RowError
 
-__all__ = ["BATCH", "SHIPPED_MAPPINGS", "parse_statement_file", "statement_batches"]
+__all__ = ["BATCH", "SHIPPED_MAPPINGS", "statement_batches"]
 
 BATCH = 10_000  # lines read and handed on at a time
-
-
-def parse_statement_file(
-    name: str,
-    data: bytes,
-    *,
-    channel: str,
-    mapping: str | dict[str, str] | None = None,
-) -> list[StatementLine]:
-    """Every line of a statement file, or `FileRejected` naming every bad row (DESIGN 2.4)."""
-    batches = statement_batches(name, io.BytesIO(data), channel=channel, mapping=mapping)
-    return [line for batch in batches for line in batch]
 
 
 def statement_batches(

@@ -7,7 +7,6 @@ holds one batch of records at a time.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -330,25 +329,3 @@ def record_batches(
     if is_json:
         return _json_batches(stream.read(), channels=channels, size=size)
     return _csv_batches(stream, channels=channels, size=size)
-
-
-def _all(batches: Iterator[Batch]) -> Batch:
-    records: Records = []
-    errors: list[RowError] = []
-    for found, faults in batches:
-        records.extend(found)
-        errors.extend(faults)
-    return records, errors
-
-
-def records_from_json(data: bytes, *, channels: Collection[str]) -> Batch:
-    return _all(_json_batches(data, channels=channels, size=BATCH))
-
-
-def records_from_csv(data: bytes, *, channels: Collection[str]) -> Batch:
-    return _all(_csv_batches(io.BytesIO(data), channels=channels, size=BATCH))
-
-
-def records_from_file(name: str, data: bytes, *, channels: Collection[str]) -> Batch:
-    """Every row of a file at once (see `record_batches`)."""
-    return _all(record_batches(name, io.BytesIO(data), channels=channels))

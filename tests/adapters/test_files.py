@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.files import SHIPPED_MAPPINGS, parse_statement_file
+from adapters.files import SHIPPED_MAPPINGS, statement_batches
 from recon.domain import LINE_KINDS, LINE_STATUSES, LOCAL_TZ, StatementLine
 from recon.rows import FileRejected, RowError
 
@@ -25,6 +25,11 @@ HEADER = "channel_txn_id,order_ref,amount,fee,kind,status,paid_at,description,pa
 GOOD = "ZP001,ZP-H1725241125-0042,50.000,1.100,payment,success,2025-11-24T09:30:00+07:00,Lệ phí hồ sơ H17.25-241125-0042,0901234567"
 VNPAY_HEADER = "vnp_TxnRef,vnp_Amount,vnp_OrderInfo,vnp_ResponseCode,vnp_TransactionNo,vnp_TransactionType,vnp_TransactionStatus,vnp_BankCode,vnp_CardType,vnp_PayDate"
 VNPAY_GOOD = "H1725241125004201,5000000,Thanh toan le phi ho so H17.25-241125-0042,00,14687012,01,00,NCB,ATM,20251124093000"
+
+
+def parse_statement_file(name: str, data: bytes, **kwargs: Any) -> list[StatementLine]:
+    """Every line of a statement file at once, or `FileRejected` naming every bad row."""
+    return [line for batch in statement_batches(name, io.BytesIO(data), **kwargs) for line in batch]
 
 
 def csv_bytes(*lines: str, delimiter: str = ",", bom: bool = False) -> bytes:

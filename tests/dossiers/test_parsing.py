@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 import pytest
 
-from recon.dossiers.parsing import records_from_csv, records_from_file, records_from_json
+from recon.dossiers.parsing import Batch, record_batches
 from recon.rows import FileRejected, RowError
+
+
+def records_from_file(name: str, data: bytes, *, channels: Collection[str]) -> Batch:
+    """Every row of a dossier file at once: the valid records and the faults of the others."""
+    records, errors = [], []
+    for found, faults in record_batches(name, io.BytesIO(data), channels=channels):
+        records.extend(found)
+        errors.extend(faults)
+    return records, errors
+
+
+def records_from_csv(data: bytes, *, channels: Collection[str]) -> Batch:
+    return records_from_file("dossiers.csv", data, channels=channels)
+
+
+def records_from_json(data: bytes, *, channels: Collection[str]) -> Batch:
+    return records_from_file("dossiers.json", data, channels=channels)
+
 
 CHANNELS = {"momo", "portal", "bank"}
 HEADER = "dossier_code,procedure_code,procedure_name,applicant,fee_amount,state,submitted_at,payment_refs"
