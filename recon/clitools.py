@@ -1,10 +1,13 @@
 """What every `recon` command shares: one event loop call, settings read once, JSON output,
-dates checked by us (one line, not a usage dump), the import report, a session of its own."""
+dates checked by us (one line, not a usage dump), the import report, a session of its own, and
+the cyclic collector paused around bulk work."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine
+import gc
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -84,3 +87,18 @@ def print_import_summary(summary: Any, *, as_json: bool) -> None:
         for r in summary.rejected:
             row = "-" if r.row is None else str(r.row)
             click.echo(f"{row:>6}  {r.column or '-':<24}  {r.reason}")
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Around work that makes a great many short-lived objects (a bulk import, a run): the
+    cyclic garbage collector is paused. Its passes walked each batch's objects (and everything
+    alive before) again and again, for nothing: a 200,000-row import leaves about 200 objects
+    in cycles. Reference counting frees the rest as usual (docs/performance.md)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

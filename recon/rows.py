@@ -9,11 +9,9 @@ has `row` None. Whatever is read before a fault is found is the importer's to ro
 from __future__ import annotations
 
 import csv
-import gc
 import io
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -224,18 +222,3 @@ def open_input_file(path: Path) -> BinaryIO:
         raise BadInput(f"no such file: {path}") from None
     except IsADirectoryError:
         raise BadInput(f"{path} is a directory, not a file") from None
-
-
-@contextmanager
-def bulk_import() -> Iterator[None]:
-    """Around a bulk import: the cyclic garbage collector is paused. Each batch sends tens of
-    thousands of short-lived objects through it, and its passes walked them (and everything
-    alive before) again and again, for nothing: a 200,000-row import leaves about 200 objects
-    in cycles. Reference counting frees the rest as usual (docs/performance.md)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

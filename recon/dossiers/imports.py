@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from recon.clitools import collector_paused
 from recon.db.session import open_database, refresh_statistics
 from recon.dossiers.intake import DossierIntake, summary_of_errors
 from recon.dossiers.parsing import BATCH, record_batches
 from recon.dossiers.schemas import ImportSummary
-from recon.rows import FileRejected, bulk_import, open_input_file
+from recon.rows import FileRejected, open_input_file
 from recon.settings import Settings
 
 
@@ -42,7 +43,7 @@ async def _import(
             session, source=source, actor=f"cli:{name}", now=datetime.now(UTC), bulk_load=True
         )
         try:
-            with bulk_import():
+            with collector_paused():
                 for rows, errors in batches:
                     await intake.add(rows, errors)
         except FileRejected as exc:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import gc
 from datetime import date
 
 import click
 
-from recon.clitools import json_option, parse_day, print_json, run, settings_of
+from recon.clitools import (
+    collector_paused,
+    json_option,
+    parse_day,
+    print_json,
+    run,
+    settings_of,
+)
 from recon.db.session import open_database
 from recon.runs.service import RunResult, reconcile_day
 from recon.settings import Settings
@@ -27,11 +33,8 @@ def reconcile(
     # A run holds a day's lines, dossiers and cases (hundreds of thousands of small objects)
     # until it ends; the cyclic collector would walk them again and again, a fifth of the
     # engine's time. This process ends with the run and frees them all at once.
-    gc.disable()
-    try:
+    with collector_paused():
         result = run(reconcile_once(settings_of(ctx), parse_day(day), channel, pull=not no_pull))
-    finally:
-        gc.enable()
     if as_json:
         print_json(result)
     else:

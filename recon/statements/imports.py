@@ -19,13 +19,14 @@ from typing import BinaryIO
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.files import BATCH, statement_batches
+from recon.clitools import collector_paused
 from recon.db.bulk import BulkLoad
 from recon.db.models import StatementLineRow, table
 from recon.db.session import open_database, refresh_statistics
 from recon.dossiers.intake import summary_of_errors
 from recon.dossiers.schemas import ImportSummary
 from recon.errors import Conflict
-from recon.rows import FileRejected, bulk_import, open_input_file
+from recon.rows import FileRejected, open_input_file
 from recon.settings import FileChannel, Settings
 from recon.statements.channels import channel_config
 from recon.statements.fetches import finish_fetch, record_fetch, refuse_closed_days
@@ -83,7 +84,7 @@ async def _import(
     bulk: BulkLoad | None = None  # an empty table: its indexes are rebuilt at the end
     async with sessionmaker() as session:
         try:
-            with bulk_import():
+            with collector_paused():
                 for lines in batches:
                     received += len(lines)
                     new_days = {line.business_day for line in lines} - days
