@@ -13,8 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Date, delete, insert, select, update
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.db.bulk import insert_tuples
@@ -61,9 +60,17 @@ _HISTORY_COLUMNS = (
     "changed_fields",
 )
 _REF_COLUMNS = ("dossier_id", "ref", "ref_key")
-_SQLITE = sqlite.dialect()
-# SQLite's stored text for days: the column type's own conversion (times: `sqlite_text`)
-_DAY_TEXT = Date().dialect_impl(_SQLITE).bind_processor(_SQLITE)
+
+
+def _split_held(
+    pairs: Iterable[tuple[int, DossierRecord]], held: set[str]
+) -> tuple[list[tuple[int, DossierRecord]], list[tuple[int, DossierRecord]]]:
+    """(pairs whose refs are written now, pairs whose refs wait for `finish`)."""
+    ready: list[tuple[int, DossierRecord]] = []
+    waiting: list[tuple[int, DossierRecord]] = []
+    for pair in pairs:
+        (waiting if pair[1].code_key in held else ready).append(pair)
+    return ready, waiting
 
 
 async def insert_new_sqlite(
@@ -78,8 +85,6 @@ async def insert_new_sqlite(
 ) -> list[tuple[int, DossierRecord]]:
     """Plain tuples to the driver, ids from `first_id` on (the transaction holds SQLite's write
     lock from its first statement), times turned into text once. Returns the held pairs."""
-    assert _DAY_TEXT is not None
-    day_text = _DAY_TEXT
     now_text = sqlite_text(now)
     dossiers = []
     history = []
@@ -99,7 +104,8 @@ async def insert_new_sqlite(
                 r.claimed_paid_channel,
                 None if claimed_at is None else sqlite_text(claimed_at),
                 r.claimed_channel_txn_id,
-                None if claimed_at is None else day_text(business_day_of(claimed_at)),
+                # days as SQLite stores them (ISO text), like the statement lines' days
+                None if claimed_at is None else business_day_of(claimed_at).isoformat(),
                 now_text,
                 now_text,
             )
@@ -118,12 +124,8 @@ async def insert_new_sqlite(
                 "",
             )
         )
-    pairs = list(enumerate(new, start=first_id))
-    waiting: list[tuple[int, DossierRecord]] = []
-    if held:
-        waiting = [pair for pair in pairs if pair[1].code_key in held]
-        pairs = [pair for pair in pairs if pair[1].code_key not in held]
-    refs = [(dossier_id, ref, ref_key(ref)) for dossier_id, r in pairs for ref in r.payment_refs]
+    ready, waiting = _split_held(enumerate(new, start=first_id), held)
+    refs = [(dossier_id, ref, ref_key(ref)) for dossier_id, r in ready for ref in r.payment_refs]
     connection = await session.connection()
     await insert_tuples(connection, table(Dossier), _DOSSIER_COLUMNS, dossiers)
     await insert_tuples(connection, table(DossierPaymentRef), _REF_COLUMNS, refs)
@@ -151,8 +153,8 @@ async def insert_new(
     )
     id_of = dict(found.all())
     pairs = [(id_of[r.code_key], r) for r in new]
-    await insert_refs(session, (pair for pair in pairs if pair[1].code_key not in held))
-    waiting = [pair for pair in pairs if pair[1].code_key in held]
+    ready, waiting = _split_held(pairs, held)
+    await insert_refs(session, ready)
     await session.execute(
         insert(table(DossierHistory)),
         [
@@ -212,8 +214,8 @@ async def update_changed(
         await session.execute(
             delete(DossierPaymentRef).where(DossierPaymentRef.dossier_id.in_(id_chunk))
         )
-    await insert_refs(session, (pair for pair in ref_changes if pair[1].code_key not in held))
-    waiting = [pair for pair in ref_changes if pair[1].code_key in held]
+    ready, waiting = _split_held(ref_changes, held)
+    await insert_refs(session, ready)
     history = []
     for record, current in changed:
         fields = [c for c in COMPARED if getattr(record, c) != current[c]]
