@@ -48,13 +48,7 @@ class DossierIndex:
 
     def names_exactly(self, line: Line) -> bool:
         """Whether rule 1 or 2 resolves the line: `referenced` would find its dossier."""
-        if line.order_ref:
-            key = ref_key(line.order_ref)
-            if key in self.by_ref or key in self.by_code:
-                return True
-        if line.hint:
-            return ref_key(line.hint) in self.by_code
-        return False
+        return _exactly(line, self) is not None
 
     def codes_in(self, text: str) -> list[Dossier]:
         """Dossiers whose normalised code occurs in the normalised text (rule 3).
@@ -79,21 +73,27 @@ class DossierIndex:
         return [unique[k] for k in sorted(unique)]
 
 
-def referenced(line: Line, index: DossierIndex) -> Resolution | None:
-    """Rules 1 and 2: the dossier the line's order ref or the channel's hint names exactly."""
+def _exactly(line: Line, index: DossierIndex) -> tuple[Dossier, str, str, str] | None:
+    """Rules 1 and 2, in their order: (dossier, rule, field, value) of the first hit."""
     if line.order_ref:
         key = ref_key(line.order_ref)
         dossier = index.by_ref.get(key)
         if dossier is not None:
-            return _hit(line, dossier, "payment_ref", "order_ref", line.order_ref)
+            return dossier, "payment_ref", "order_ref", line.order_ref
         dossier = index.by_code.get(key)
         if dossier is not None:
-            return _hit(line, dossier, "dossier_code", "order_ref", line.order_ref)
+            return dossier, "dossier_code", "order_ref", line.order_ref
     if line.hint:
         dossier = index.by_code.get(ref_key(line.hint))
         if dossier is not None:
-            return _hit(line, dossier, "dossier_code", "dossier_hint", line.hint)
+            return dossier, "dossier_code", "dossier_hint", line.hint
     return None
+
+
+def referenced(line: Line, index: DossierIndex) -> Resolution | None:
+    """Rules 1 and 2: the dossier the line's order ref or the channel's hint names exactly."""
+    found = _exactly(line, index)
+    return None if found is None else _hit(line, *found)
 
 
 def resolve_payment(line: Line, index: DossierIndex) -> Resolution:
