@@ -13,7 +13,7 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.days.service import DayOut, close_day, list_days, reopen_day
-from recon.errors import BadInput
+from recon.errors import BadInput, FieldError
 from recon.settings import Settings
 
 
@@ -26,7 +26,8 @@ def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise BadInput(f"date: {text!r} is not a date YYYY-MM-DD") from None
+        reason = f"{text!r} is not a date YYYY-MM-DD"
+        raise BadInput(f"date: {reason}", [FieldError(field="date", reason=reason)]) from None
 
 
 @get("/days", opt={"scope": "ledger:read"}, summary="Days ever closed, and their state")

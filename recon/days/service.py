@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.auth.service import find_user
 from recon.db.models import LIVE_CASE_STATUSES, Case, DayEvent, LedgerDay, User, table
-from recon.errors import BadInput, Conflict, Forbidden
+from recon.errors import BadInput, Conflict, FieldError, Forbidden
 from recon.ledger.service import snapshot_of_day
+from recon.statements.fetches import refuse_days_to_come
 
 CLOSERS = ("accountant", "approver", "admin")
 REOPENERS = ("approver",)
@@ -59,6 +60,14 @@ async def live_case_ids(session: AsyncSession, day: date) -> list[int]:
     return list((await session.execute(query)).scalars())
 
 
+def _required_note(note: str, act: str) -> str:
+    note = note.strip()
+    if not note:
+        reason = f"a note is required for {act}"
+        raise BadInput(reason, [FieldError(field="note", reason=reason)])
+    return note
+
+
 def _named(note: str) -> set[int]:
     return {int(n) for n in re.findall(r"#(\d+)", note)}
 
@@ -72,9 +81,8 @@ async def close_day(
     channels: Sequence[str],
     now: datetime,
 ) -> DayOut:
-    note = note.strip()
-    if not note:
-        raise BadInput("--note: a note is required to close a day")
+    refuse_days_to_come([day], now)
+    note = _required_note(note, "closing a day")
     user = await _actor(session, username, CLOSERS, "closing a day")
     row = await session.get(LedgerDay, day)
     if row is not None and row.status == "closed":
@@ -111,9 +119,7 @@ async def close_day(
 async def reopen_day(
     session: AsyncSession, *, day: date, username: str, note: str, now: datetime
 ) -> DayOut:
-    note = note.strip()
-    if not note:
-        raise BadInput("--note: a note is required to reopen a day")
+    note = _required_note(note, "reopening a day")
     user = await _actor(session, username, REOPENERS, "reopening a day")
     row = await session.get(LedgerDay, day)
     if row is None or row.status != "closed":

@@ -154,7 +154,10 @@ class ChannelFetch(Base):
 
 
 class ChannelDay(Base):
-    """The current state of one channel's business day: pulled? reconciled?"""
+    """The current state of one channel's business day: pulled? reconciled?
+
+    `fetch_status` is the latest fetch's outcome; `pulled_at` the latest successful pull's
+    time, which a later failed pull never clears: what a good pull established stands."""
 
     __tablename__ = "channel_days"
     __table_args__ = (
@@ -171,6 +174,7 @@ class ChannelDay(Base):
     fetch_status: Mapped[str | None] = mapped_column(String(16))
     last_fetch_id: Mapped[int | None] = mapped_column(ForeignKey("channel_fetches.id"))
     fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pulled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
 

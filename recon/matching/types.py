@@ -63,6 +63,9 @@ class EngineInput(msgspec.Struct, frozen=True, kw_only=True):
     # with judge_dossier_ids: judge as well every dossier a line that is not fixed resolves
     # to now (a run's caller then need not resolve the lines itself to know them)
     judge_owners: bool = False
+    # channels whose statement could not be got in this run: every judgement that rests on
+    # one of them waits (see `EngineOutput.held_*`), so missing data neither opens nor closes
+    waiting: frozenset[str] = frozenset()
 
 
 class Resolution(msgspec.Struct, frozen=True, kw_only=True):
@@ -93,3 +96,8 @@ class EngineOutput(msgspec.Struct, frozen=True, kw_only=True):
     resolutions: tuple[Resolution, ...]  # every line that is not fixed, by line id
     cases: tuple[CaseOut, ...]  # by identity
     nets: dict[int, int]  # judged dossier id -> net
+    # not judged now because they rest on a waiting channel: the dossiers with a line or a
+    # claim on one, and the lines on one or owned by such a dossier. Their cases stand as
+    # they are; resolutions are still given (where a line goes needs no statement).
+    held_dossier_ids: frozenset[int] = frozenset()
+    held_line_ids: frozenset[int] = frozenset()

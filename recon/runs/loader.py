@@ -95,6 +95,9 @@ class Loaded(msgspec.Struct, kw_only=True):
     stored: dict[int, StoredMatch]  # line id -> match, for every line the engine re-resolves
     judged_line_ids: frozenset[int]
     day_line_ids: frozenset[int]  # the judged lines of day D itself
+    # the run's channels whose day D's latest fetch did not fail: only theirs may a run find
+    # free of a control-total mismatch (a fetch that failed otherwise says nothing of totals)
+    statements_in: frozenset[str]
 
 
 def _stored_match(row: StoredLine) -> StoredMatch | None:
@@ -170,6 +173,7 @@ async def load(
         stored=stored,
         judged_line_ids=frozenset(known),
         day_line_ids=frozenset(row[0].id for row in judged_rows if row[0].day == day),
+        statements_in=await statements_in(session, day, channels),
     )
 
 
@@ -303,23 +307,34 @@ async def claimed_lines(
 async def pulled_channel_days(
     session: AsyncSession, file_fed: Sequence[str], reconciling: date
 ) -> frozenset[tuple[str, date]]:
-    """Channel-days whose statement is in: pulled, or (file-fed) reconciled or being so now."""
+    """Channel-days whose statement is in: pulled successfully once (a later failed pull takes
+    nothing back), or (file-fed) reconciled or being so now."""
     rows = await session.execute(
         select(
             ChannelDay.channel,
             ChannelDay.business_day,
-            ChannelDay.fetch_status,
+            ChannelDay.pulled_at,
             ChannelDay.reconciled_at,
         )
     )
     pulled = {
         (channel, day)
-        for channel, day, status, reconciled in rows
+        for channel, day, pulled_at, reconciled in rows
         if (channel in file_fed and reconciled is not None)
-        or (channel not in file_fed and status == "succeeded")
+        or (channel not in file_fed and pulled_at is not None)
     }
     pulled.update((channel, reconciling) for channel in file_fed)
     return frozenset(pulled)
+
+
+async def statements_in(
+    session: AsyncSession, day: date, channels: Sequence[str]
+) -> frozenset[str]:
+    """The channels whose day D's latest fetch did not fail (or that have none)."""
+    failed = select(ChannelDay.channel).where(
+        ChannelDay.business_day == day, ChannelDay.fetch_status == "failed"
+    )
+    return frozenset(channels) - set((await session.execute(failed)).scalars())
 
 
 async def control_mismatches(

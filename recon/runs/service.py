@@ -24,7 +24,7 @@ from recon.runs.persist import cases_in_scope, write_cases, write_matches
 from recon.runs.sets import dialect_of
 from recon.settings import FileChannel, Settings
 from recon.statements.channels import channel_config
-from recon.statements.fetches import refuse_closed_days
+from recon.statements.fetches import refuse_closed_days, refuse_days_to_come
 from recon.statements.outcome import ChannelOutcome
 
 if TYPE_CHECKING:  # a run that pulls nothing never imports the HTTP client or the adapters
@@ -74,6 +74,7 @@ async def reconcile_day(
     channels = [channel] if channel else settings.channel_names()
     for name in channels:
         channel_config(settings, name)
+    refuse_days_to_come([day], clock())
     async with sessionmaker() as session:
         await refuse_closed_days(session, [day])
         run = Run(
@@ -185,14 +186,17 @@ async def _match_and_judge(
             file_fed=file_fed,
             since=await _last_judged(session, run_id),
         )
-        output = run_engine(loaded.engine_input)
+        waiting = frozenset(n for n in channels if outcomes[n].status == "failed")
+        output = run_engine(msgspec.structs.replace(loaded.engine_input, waiting=waiting))
         await write_matches(session, output.resolutions, loaded.stored, run_id=run_id, now=now)
+        # only what the engine judged now may change: what rests on a channel that failed in
+        # this run waits for a run that gets its statement (DESIGN 8; issue 10)
         existing = await cases_in_scope(
             session,
             dossier_ids=output.nets.keys(),  # the dossiers the engine judged
-            line_ids=loaded.judged_line_ids,
+            line_ids=loaded.judged_line_ids - output.held_line_ids,
             identities=[c.identity for c in output.cases],
-            channel_days=[(c, day) for c in channels],
+            channel_days=[(c, day) for c in loaded.statements_in],
         )
         counts = await write_cases(session, output.cases, existing, run_id=run_id, now=now)
         await _mark_reconciled(session, day, channels, outcomes, file_fed, run_id, now)
@@ -236,10 +240,11 @@ async def _match_and_judge(
 
 
 async def _last_judged(session: AsyncSession, run_id: int) -> datetime | None:
-    """When the latest run that judged started: dossiers changed since are judged again. A run
-    that broke judged nothing (its error is set), so it does not count."""
+    """When the latest run that judged everything it was given started: dossiers changed since
+    are judged again. A run that broke judged nothing (its error is set), and a run with a
+    failed channel held back what rested on it, so neither counts."""
     query = select(func.max(Run.started_at)).where(
-        Run.id != run_id, Run.status != "running", Run.error.is_(None)
+        Run.id != run_id, Run.status == "succeeded", Run.error.is_(None)
     )
     return (await session.execute(query)).scalar_one_or_none()
 
@@ -265,10 +270,6 @@ async def _mark_reconciled(
                 row = ChannelDay(channel=name, business_day=day)
                 session.add(row)
             row.reconciled_at, row.last_run_id = now, run_id
-        elif (
-            row is not None
-            and row.fetch_status == "succeeded"
-            and outcomes[name].status != "failed"
-        ):
+        elif row is not None and row.pulled_at is not None and outcomes[name].status != "failed":
             row.reconciled_at, row.last_run_id = now, run_id
     await session.flush()

@@ -16,8 +16,24 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.db.models import ChannelDay, ChannelFetch, LedgerDay
-from recon.errors import Conflict
+from recon.domain import business_day_of
+from recon.errors import BadInput, Conflict, FieldError
 from recon.statements.service import StoreCounts
+
+
+def refuse_days_to_come(days: Iterable[date], now: datetime) -> None:
+    """A business day after today (local) cannot be pulled, reconciled or closed: its
+    statement does not exist yet. Nor can the calendar's first day, which has no day before
+    it for a run to look back on."""
+    today = business_day_of(now)
+    for day in sorted(set(days)):
+        if day > today:
+            reason = f"business day {day.isoformat()} has not come yet (today is {today})"
+        elif day == date.min:
+            reason = f"business day {day.isoformat()} is before any statement"
+        else:
+            continue
+        raise BadInput(reason, [FieldError(field="date", reason=reason)])
 
 
 async def refuse_closed_days(db_session: AsyncSession, days: Iterable[date]) -> None:
@@ -118,7 +134,10 @@ async def mark_channel_day(
     fetch_id: int,
     at: datetime,
 ) -> None:
-    """The channel-day's current state; a failed pull leaves it failed, never reconciled."""
+    """The channel-day's current state. A failed pull leaves it failed and never makes it
+    reconciled, but erases nothing an earlier successful pull of the day established: its
+    lines stay, and so does its `pulled_at` (DESIGN 8: its claims and pending lines stay
+    judged on that statement)."""
     row = (
         await db_session.execute(
             select(ChannelDay).where(
@@ -134,12 +153,13 @@ async def mark_channel_day(
                 fetch_status=fetch_status,
                 last_fetch_id=fetch_id,
                 fetched_at=at,
+                pulled_at=at if fetch_status == "succeeded" else None,
             )
         )
     else:
         row.fetch_status = fetch_status
         row.last_fetch_id = fetch_id
         row.fetched_at = at
-        if fetch_status == "failed":
-            row.reconciled_at = None
+        if fetch_status == "succeeded":
+            row.pulled_at = at
     await db_session.flush()

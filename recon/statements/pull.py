@@ -19,6 +19,7 @@ from recon.statements.fetches import (
     mark_channel_day,
     record_fetch,
     refuse_closed_days,
+    refuse_days_to_come,
 )
 from recon.statements.outcome import ChannelOutcome
 from recon.statements.service import StoreCounts, store_lines
@@ -47,6 +48,7 @@ async def pull_channel_day(
     lock is held for the store alone, never across the channel's retries and back-offs.
     """
     adapter = build_adapter(settings, channel, client, retry_policy=retry_policy)
+    refuse_days_to_come([day], clock())
     async with sessionmaker() as session:
         await refuse_closed_days(session, [day])
     started = clock()

@@ -21,6 +21,8 @@ from recon.db.models import (
     Base,
     Case,
     CaseEvent,
+    ChannelDay,
+    ChannelFetch,
     Dossier,
     DossierHistory,
     Match,
@@ -122,6 +124,48 @@ async def test_migration_0003_marks_the_lines_that_already_have_a_match(
             query = select(StatementLineRow.channel_txn_id, StatementLineRow.matched)
             stored = dict((await connection.execute(query)).all())
         assert stored == {"3100000001": False, "3100000002": True, "3100000003": False}
+    finally:
+        await upgrade(database_url)
+    assert await current_revision(engine) == head_revision()
+
+
+async def test_migration_0004_keeps_that_a_day_was_pulled_behind_a_later_failed_pull(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    await downgrade(engine, database_url, "0003")
+    try:
+        day = date(2025, 11, 24)
+        fetch = {"business_day": day, "source": "pull", "started_at": NOW, "lines": 0}
+        fetch |= {"inserted": 0, "updated": 0, "duplicates": 0}
+        good, bad = NOW + timedelta(hours=1), NOW + timedelta(hours=2)
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(ChannelFetch),
+                [
+                    {**fetch, "channel": "momo", "status": "succeeded", "finished_at": good},
+                    {**fetch, "channel": "momo", "status": "failed", "finished_at": bad},
+                    {**fetch, "channel": "bank", "status": "failed", "finished_at": bad},
+                ],
+            )
+            # the table as 0003 left it: no `pulled_at`; both days' latest pull failed
+            before = sa.table(
+                "channel_days",
+                sa.column("channel"),
+                sa.column("business_day", sa.Date()),
+                sa.column("fetch_status"),
+            )
+            await connection.execute(
+                insert(before),
+                [
+                    {"channel": name, "business_day": day, "fetch_status": "failed"}
+                    for name in ("momo", "bank")
+                ],
+            )
+        await upgrade(database_url)
+        async with engine.connect() as connection:
+            query = select(ChannelDay.channel, ChannelDay.pulled_at)
+            pulled = dict((await connection.execute(query)).all())
+        assert pulled == {"momo": good, "bank": None}
     finally:
         await upgrade(database_url)
     assert await current_revision(engine) == head_revision()
