@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export RECON_DATABASE_URL ?= sqlite:///./var/recon.db
+# where `make run` serves: `make run PORT=8001` when 8000 is taken
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: run test lint typecheck pytest bench clean
 
@@ -20,7 +23,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.installed
 	$(BIN)/recon db upgrade
-	$(BIN)/recon demo
+	$(BIN)/recon demo --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

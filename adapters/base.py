@@ -266,7 +266,8 @@ async def request_with_retry(
         )
         await policy.sleep(delay)
     raise ChannelUnavailable(
-        f"gave up after {policy.max_attempts} attempts; last failure: {reason}",
+        f"gave up after {policy.max_attempts} attempt{'s' if policy.max_attempts > 1 else ''}; "
+        f"last failure: {reason}",
         channel=channel,
         business_day=business_day,
         attempts=policy.max_attempts,

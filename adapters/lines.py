@@ -170,7 +170,10 @@ class LineReader:
         # The round trip refuses what strptime tolerates, such as unpadded fields.
         if moment is None or moment.strftime(layout) != value:
             raise self.error(field_name, f"expected local time as {layout!r}, got {value!r}")
-        return as_utc(moment)
+        try:
+            return as_utc(moment)
+        except ValueError as exc:  # a time off the calendar in UTC (year 1, year 9999)
+            raise self.error(field_name, str(exc)) from None
 
 
 # --- the fast path --------------------------------------------------------------------------

@@ -8,12 +8,13 @@ failure into one line on stderr and an exit status of DESIGN 6.
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from pathlib import Path
 
 import click
 
-from recon.clitools import json_option, print_json, run, settings_of
+from recon.clitools import error_line, json_option, print_json, run, settings_of
 
 # Each domain's commands, imported only when named: a process runs one command, and `recon
 # reconcile` (30 processes a month) must not pay for the spreadsheet writer, the channel
@@ -65,9 +66,11 @@ def recon_group() -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool, as_json: bool) -> None:
     """Serve the API and web UI."""
-    from recon.server import serve_app
+    from recon.server import bind_listener, serve_app
 
-    serve_app(settings_of(ctx), host=host, port=port, as_json=as_json)
+    settings = settings_of(ctx)
+    with bind_listener(host, port) as listener:
+        serve_app(settings, listener, host=host, port=port, as_json=as_json)
 
 
 @recon_group.group()
@@ -95,22 +98,24 @@ def db_upgrade(ctx: click.Context, as_json: bool) -> None:
 def demo(ctx: click.Context, host: str, port: int, as_json: bool) -> None:
     """Start the channel simulators, load and reconcile a demo ward, then serve."""
     from recon.demo import demo_range, demo_settings, load_demo, start_simulators
-    from recon.server import serve_app
+    from recon.server import bind_listener, serve_app
 
     settings = settings_of(ctx)
-    start, end = demo_range()
-    sims = start_simulators(start, end)
-    try:
-        settings = demo_settings(settings, sims, Path("var"))
-        summary = run(load_demo(settings, start, end))
-        if as_json:
-            print_json(summary)
-        else:
-            click.echo(summary["message"])
-            click.echo(f"channel simulators at {', '.join(sims.urls.values())}")
-        serve_app(settings, host=host, port=port, as_json=as_json)
-    finally:
-        sims.stop()
+    # the port first: a port in use must start no simulator and rewrite no var/demo.toml
+    with bind_listener(host, port) as listener:
+        start, end = demo_range()
+        sims = start_simulators(start, end)
+        try:
+            settings = demo_settings(settings, sims, Path("var"))
+            summary = run(load_demo(settings, start, end))
+            if as_json:
+                print_json(summary)
+            else:
+                click.echo(summary["message"])
+                click.echo(f"channel simulators at {', '.join(sims.urls.values())}")
+            serve_app(settings, listener, host=host, port=port, as_json=as_json)
+        finally:
+            sims.stop()
 
 
 def all_commands() -> list[click.Command]:
@@ -124,35 +129,47 @@ def main(argv: list[str] | None = None) -> int:
 
     from recon.errors import ReconError
 
+    quiet_library_logs()
     try:
         status = recon_group.main(args=argv, prog_name="recon", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.Abort:
-        click.echo("recon: aborted", err=True)
+        error_line("aborted", prefix="recon: ")
         return 1
     except click.ClickException as exc:
-        click.echo(f"recon: error: {exc.format_message()}", err=True)
+        error_line(exc.format_message())
         return 2
     except ReconError as exc:
-        click.echo(f"recon: error: {exc.detail}", err=True)
+        error_line(exc.detail)
         return exc.exit_code
     except DBAPIError as exc:
-        reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
-        click.echo(
-            f"recon: error: database: {reason} (is the schema at head? `recon db upgrade`)",
-            err=True,
-        )
+        reason = str(exc.orig).strip() if exc.orig else type(exc).__name__
+        hint = " (is the schema at head? `recon db upgrade`)" if _schema_smell(reason) else ""
+        error_line(f"database: {reason}{hint}")
         return 1
     except OSError as exc:
-        click.echo(
-            f"recon: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True
-        )
+        error_line(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
         return 1
     except Exception as exc:  # a bug: still one line, never a traceback on the operator's screen
-        click.echo(f"recon: internal error: {type(exc).__name__}: {exc}", err=True)
+        error_line(f"{type(exc).__name__}: {exc}", prefix="recon: internal error: ")
         return 1
     return status if isinstance(status, int) else 0
+
+
+def quiet_library_logs() -> None:
+    """A command's failure is its one error line (and its output); what the service and the
+    adapters log on the way (each retry of a channel, a pull that failed) must not add lines
+    to stderr through logging's last-resort handler. `serve` and `demo` log as servers do."""
+    for name in ("recon", "adapters"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(logging.NullHandler())
+
+
+def _schema_smell(reason: str) -> bool:
+    lowered = reason.lower()
+    return any(s in lowered for s in ("no such table", "no such column", "undefined"))
 
 
 if __name__ == "__main__":

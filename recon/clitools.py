@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import stat
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine output on stdout.")
+
+MAX_ID = 2**63 - 1  # BIGINT: no row has an id outside 1..MAX_ID
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
@@ -41,8 +45,24 @@ def print_json(value: Any) -> None:
     click.echo(msgspec.json.encode(value).decode())
 
 
+def error_line(message: str, *, prefix: str = "recon: error: ") -> None:
+    """The one line on stderr, whatever the message holds (a value with a newline, a driver's
+    detail spread over lines)."""
+    parts = (part.strip() for part in message.splitlines())
+    click.echo(prefix + " ".join(part for part in parts if part), err=True)
+
+
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def parse_id(text: str, name: str) -> int:
+    """A row's id: a whole number the database can hold, checked here (a larger one overflowed
+    the SQLite driver: an internal error rather than "no such row")."""
+    digits = text.strip()
+    if digits.isascii() and digits.isdigit() and 1 <= int(digits) <= MAX_ID:
+        return int(digits)
+    raise BadInput(f"{name}: {text!r} is not an id (a whole number from 1 to {MAX_ID})")
 
 
 def parse_day(text: str, option: str = "--date") -> date:
@@ -50,6 +70,22 @@ def parse_day(text: str, option: str = "--date") -> date:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise BadInput(f"{option}: {text!r} is not a date YYYY-MM-DD") from None
+
+
+def input_file(path: Path) -> Path:
+    """A file to import: it must be a regular file. A directory or a missing one is bad input,
+    and so is a FIFO or a device, which would be waited on, perhaps forever."""
+    try:
+        mode = path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise BadInput(f"no such file: {path}") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: {(exc.strerror or str(exc)).lower()}") from None
+    if stat.S_ISDIR(mode):
+        raise BadInput(f"{path} is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        raise BadInput(f"{path} is not a regular file")
+    return path
 
 
 def with_session(
@@ -72,21 +108,40 @@ def with_session(
     return run(go())
 
 
+READABLE_REJECTIONS = 1000  # the table's rows; --json gives them all
+
+
 def print_import_summary(summary: Any, *, as_json: bool) -> None:
     if as_json:
         print_json(summary)
         return
-    click.echo(
+    lines = [
         f"received {summary.received}, inserted {summary.inserted}, updated {summary.updated}, "
         f"duplicates {summary.duplicates}, rejected rows "
         f"{len({r.row for r in summary.rejected})}"
-    )
+    ]
     if summary.rejected:
-        click.echo("nothing was stored. Rejected:")
-        click.echo(f"{'row':>6}  {'column':<24}  reason")
-        for r in summary.rejected:
+        lines += ["nothing was stored. Rejected:", f"{'row':>6}  {'column':<24}  reason"]
+        for r in summary.rejected[:READABLE_REJECTIONS]:
             row = "-" if r.row is None else str(r.row)
-            click.echo(f"{row:>6}  {r.column or '-':<24}  {r.reason}")
+            lines.append(f"{row:>6}  {r.column or '-':<24}  {r.reason}")
+        if len(summary.rejected) > READABLE_REJECTIONS:
+            more = len(summary.rejected) - READABLE_REJECTIONS
+            lines.append(f"… and {more} more (all of them with --json)")
+    click.echo("\n".join(lines))  # one write: a file can have a great many rejections
+
+
+def refuse_rejected_import(path: Path, summary: Any) -> None:
+    """An import with rejected rows stored nothing: after the report on stdout, the one error
+    line on stderr and exit 2."""
+    if not summary.rejected:
+        return
+    rows = {r.row for r in summary.rejected} - {None}
+    if rows:
+        what = f"{len(rows)} row{'s' if len(rows) > 1 else ''} rejected"
+    else:
+        what = summary.rejected[0].reason
+    raise BadInput(f"{path.name}: {what}; nothing was stored")
 
 
 @contextmanager

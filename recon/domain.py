@@ -7,7 +7,8 @@ Money is `int` VND everywhere; times are aware.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterator
+from datetime import MAXYEAR, UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -15,6 +16,7 @@ import msgspec
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MAX_AMOUNT = 10**15
+MAX_ID = 2**63 - 1  # ids are BIGINT (SQLite INTEGER): a larger one cannot exist
 
 LineKind = Literal["payment", "refund", "settlement"]
 LineStatus = Literal["success", "failed", "pending", "reversed"]
@@ -60,12 +62,33 @@ def business_day_of(moment: datetime) -> date:
 
 
 def as_utc(moment: datetime) -> datetime:
-    """An aware moment in UTC; a naive one is taken as local time (UTC+7)."""
-    if moment.tzinfo is None:
-        if moment.year >= FIXED_OFFSET_SINCE_YEAR:
-            return (moment - _LOCAL_OFFSET).replace(tzinfo=UTC)
-        moment = moment.replace(tzinfo=LOCAL_TZ)
-    return moment.astimezone(UTC)
+    """An aware moment in UTC; a naive one is taken as local time (UTC+7).
+
+    ValueError for a moment that has no place on the calendar in UTC or in local time (years 1
+    to 9999): `0001-01-01T00:00:00` local is still year 0 in UTC, `9999-12-31T23:00:00Z` is
+    already year 10000 in Hanoi. Every time read from outside comes through here, so no later
+    conversion (the business day, the database) can overflow.
+    """
+    if moment.tzinfo is None and moment.year >= FIXED_OFFSET_SINCE_YEAR:
+        # the common case: seven hours back, and the business day is the moment's own date
+        return (moment - _LOCAL_OFFSET).replace(tzinfo=UTC)
+    try:
+        utc = (moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TZ)).astimezone(UTC)
+        if utc.year == MAXYEAR:  # its local date may be in year 10000
+            business_day_of(utc)
+    except OverflowError:
+        raise ValueError(
+            f"{moment.isoformat()} is out of range: in UTC and in local time (UTC+7) a time "
+            "must fall within the years 0001 to 9999"
+        ) from None
+    return utc
+
+
+def each_day(start: date, end: date) -> Iterator[date]:
+    """Every day from `start` to `end` inclusive, without stepping past the calendar's end
+    (`9999-12-31 + 1 day` does not exist)."""
+    for offset in range((end - start).days + 1):
+        yield start + timedelta(days=offset)
 
 
 class StatementLine(msgspec.Struct, frozen=True, kw_only=True):

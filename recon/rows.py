@@ -123,19 +123,30 @@ class CsvReader:
         return text
 
 
+MAX_HEADER_ERRORS = 100
+
+
 def _check_header(
     columns: list[str], *, required: tuple[str, ...], optional: tuple[str, ...]
 ) -> None:
     errors: list[RowError] = []
     known = set(required) | set(optional)
     seen: set[str] = set()
+    twice: set[str] = set()
     for name in columns:
         if name in seen:
-            errors.append(RowError(None, name, "column appears twice in the header"))
+            if name not in twice:  # once per name, however often it repeats
+                twice.add(name)
+                errors.append(RowError(None, name, "column appears twice in the header"))
+            continue
         seen.add(name)
         if name not in known:
             errors.append(RowError(None, name or None, f"unknown column {name!r}"))
     errors.extend(RowError(None, name, "missing column") for name in required if name not in seen)
+    if len(errors) > MAX_HEADER_ERRORS:  # a header of a million columns is one fault, not a million
+        more = len(errors) - MAX_HEADER_ERRORS
+        errors = errors[:MAX_HEADER_ERRORS]
+        errors.append(RowError(None, None, f"and {more} more faults in the header"))
     if errors:
         raise FileRejected(errors)
 

@@ -1,24 +1,85 @@
-"""Running the ASGI server (uvicorn) for `recon serve` and `recon demo`."""
+"""Running the ASGI server (uvicorn) for `recon serve` and `recon demo`.
+
+The address is bound before anything is announced or started: a port in use is one line on
+stderr and exit 2, and `recon demo` has then neither started its simulators nor rewritten
+`var/demo.toml`. uvicorn is handed the bound socket, so it never binds (nor fails to) itself.
+"""
 
 from __future__ import annotations
 
+import errno
+import logging
+import socket
+
 import click
 import msgspec
-import uvicorn
 
-from recon.app import create_app
+from recon.errors import ReconError, SettingsError
 from recon.settings import Settings
-from recon.system.observability import configure_logging
+
+# what uvicorn exits with when its startup (the app's lifespan) fails
+UVICORN_STARTUP_FAILURE = 3
+BACKLOG = 2048  # uvicorn's default
 
 
-def serve_app(settings: Settings, *, host: str, port: int, as_json: bool = False) -> None:
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, or one line saying why there can be none."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (OSError, UnicodeError, ValueError) as exc:
+        raise SettingsError(f"--host: cannot listen on {host!r}: {_reason(exc)}") from None
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(BACKLOG)
+    except OSError as exc:
+        listener.close()
+        hint = "; choose another with --port (make run PORT=…)"
+        if exc.errno != errno.EADDRINUSE:
+            hint = ""
+        where = f"{_url_host(host)}:{port}"
+        raise SettingsError(f"cannot listen on {where}: {_reason(exc)}{hint}") from None
+    return listener
+
+
+def serve_app(
+    settings: Settings, listener: socket.socket, *, host: str, port: int, as_json: bool = False
+) -> None:
+    """Announce the address already bound, then serve on it until stopped."""
+    import uvicorn
+
+    from recon.app import create_app
+    from recon.system.observability import configure_logging
+
     configure_logging()
-    url = f"http://{host}:{port}/"
+    # the adapters' retries and failures in the same stream and format as the service's
+    adapters = logging.getLogger("adapters")
+    adapters.handlers[:] = logging.getLogger("recon").handlers
+    adapters.setLevel(logging.INFO)
+    adapters.propagate = False
+    app = create_app(settings)
+    url = f"http://{_url_host(host)}:{port}/"
     if as_json:
         click.echo(msgspec.json.encode({"url": url}).decode())
     else:
         click.echo(f"recon is serving at {url}  (API under {url}api/v1, OpenAPI at {url}schema)")
-    config = uvicorn.Config(
-        create_app(settings), host=host, port=port, log_level="warning", access_log=False
-    )
-    uvicorn.Server(config).run()
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    try:
+        uvicorn.Server(config).run(sockets=[listener])
+    except SystemExit as exc:
+        if exc.code == UVICORN_STARTUP_FAILURE:  # logged by uvicorn just above
+            raise ReconError("the server failed to start; see the log above") from None
+        raise
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc) or type(exc).__name__

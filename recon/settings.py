@@ -146,6 +146,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 def _read_config_file(path: str) -> FileConfig:
     try:
+        if Path(path).exists() and not Path(path).is_file():  # a folder, or a FIFO: it blocks
+            raise SettingsError(f"RECON_CONFIG: {path} is not a file")
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise SettingsError(f"RECON_CONFIG: cannot read {path}: {exc.strerror}") from None

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from recon.clitools import json_option, now, print_json, with_session
+from recon.clitools import json_option, now, parse_id, print_json, with_session
 
 
 @click.group()
@@ -51,15 +51,16 @@ def apikeys_list(ctx: click.Context, as_json: bool) -> None:
 
 
 @apikeys.command("revoke")
-@click.argument("key_id", type=int)
+@click.argument("key_id")
 @json_option
 @click.pass_context
-def apikeys_revoke(ctx: click.Context, key_id: int, as_json: bool) -> None:
+def apikeys_revoke(ctx: click.Context, key_id: str, as_json: bool) -> None:
     """Revoke a key by its id."""
     from recon.auth import service
 
+    number = parse_id(key_id, "KEY_ID")
     key = with_session(
-        ctx, lambda s: service.revoke_api_key(db_session=s, key_id=key_id, now=now())
+        ctx, lambda s: service.revoke_api_key(db_session=s, key_id=number, now=now())
     )
     print_json(key) if as_json else click.echo(f"API key {key.id} ({key.name}) revoked")
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.db.models import ROLES, ApiKey, User
-from recon.errors import BadInput, Conflict, NotFound
+from recon.errors import BadInput, Conflict, FieldError, NotFound
 
 SCOPES = (
     "dossiers:write",
@@ -185,5 +185,6 @@ async def find_user(*, db_session: AsyncSession, username: str) -> User:
         await db_session.execute(select(User).where(User.username == username.strip()))
     ).scalar_one_or_none()
     if user is None or user.disabled_at is not None:
-        raise NotFound(f"no active user {username.strip()!r}")
+        reason = f"no active user {username.strip()!r}"
+        raise NotFound(reason, [FieldError(field="user", reason=reason)])
     return user

@@ -40,7 +40,7 @@ def cases_list(
         list_cases_once(
             settings_of(ctx),
             status=status,
-            day=parse_day(day) if day else None,
+            day=None if day is None else parse_day(day),
             case_type=case_type,
             channel=channel,
         )

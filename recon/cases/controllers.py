@@ -2,50 +2,55 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from litestar import get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recon.cases.schemas import CaseDetail, CasePage
+from recon.cases.schemas import STATUS_FILTERS, CaseDetail, CasePage
 from recon.cases.service import MAX_PAGE, check_filter, get_case, list_cases
-from recon.errors import BadInput
+from recon.domain import CASE_TYPES, MAX_ID
 from recon.settings import Settings
+from recon.system.params import optional_day
 
 READ = {"scope": "cases:read"}
-
-
-def _day(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise BadInput(f"date: {text!r} is not a date YYYY-MM-DD") from None
 
 
 @get("/cases", opt=READ, summary="List cases: live ones by default, newest last")
 async def get_cases(
     db_session: NamedDependency[AsyncSession],
     settings: NamedDependency[Settings],
-    status: FromQuery[str] = "open",
-    day: Annotated[str | None, QueryParameter(name="date")] = None,
-    case_type: Annotated[str | None, QueryParameter(name="type")] = None,
-    channel: FromQuery[str | None] = None,
-    cursor: FromQuery[int | None] = None,
-    limit: FromQuery[int] = 100,
+    status: Annotated[
+        str,
+        QueryParameter(
+            enum=STATUS_FILTERS, description="open (live: open and reopened), resolved, closed, all"
+        ),
+    ] = "open",
+    day: Annotated[
+        str | None, QueryParameter(name="date", format="date", description="Business day")
+    ] = None,
+    case_type: Annotated[str | None, QueryParameter(name="type", enum=CASE_TYPES)] = None,
+    channel: Annotated[str | None, QueryParameter()] = None,
+    cursor: Annotated[
+        int | None,
+        QueryParameter(
+            ge=0,
+            le=MAX_ID,
+            description="`next_cursor` of the page before",
+            schema_extra={"minimum": 0},  # Litestar leaves a bound of 0 out
+        ),
+    ] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
 ) -> CasePage:
-    if not 1 <= limit <= MAX_PAGE:
-        raise BadInput(f"limit: between 1 and {MAX_PAGE}")
     wanted = check_filter(
         status=status,
-        day=_day(day),
+        day=optional_day(day, "date"),
         case_type=case_type,
         channel=channel,
         channels=settings.channel_names(),
+        prefix="",  # the query parameters' names, not the CLI's options
     )
     return await list_cases(db_session, wanted, after=cursor, limit=limit)
 

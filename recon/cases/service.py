@@ -7,7 +7,7 @@ from datetime import date
 from typing import TypeVarTuple
 
 import msgspec
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.cases.schemas import (
@@ -19,8 +19,8 @@ from recon.cases.schemas import (
     CaseSummary,
 )
 from recon.db.models import LIVE_CASE_STATUSES, Case, CaseEvent, CaseLine, Dossier, StatementLineRow
-from recon.domain import CASE_TYPES
-from recon.errors import BadInput, NotFound
+from recon.domain import CASE_TYPES, MAX_ID
+from recon.errors import BadInput, FieldError, NotFound
 
 MAX_PAGE = 1000
 Ts = TypeVarTuple("Ts")
@@ -40,17 +40,25 @@ def check_filter(
     case_type: str | None,
     channel: str | None,
     channels: Sequence[str],
+    prefix: str = "--",
 ) -> CaseFilter:
+    """The filters checked, every bad one named in `errors` (`status`, `type`, `channel`: the
+    API's and the CLI's name alike). `detail` writes each name after `prefix`: the CLI's
+    `--status`; the API passes "" and says `status`."""
+    errors: list[FieldError] = []
     status = status.strip().lower()
     if status not in STATUS_FILTERS:
-        raise BadInput(f"--status: {status!r} is not one of {', '.join(STATUS_FILTERS)}")
+        errors.append(FieldError("status", f"{status!r} is not one of {', '.join(STATUS_FILTERS)}"))
     if case_type is not None:
         case_type = case_type.strip().upper()
         if case_type not in CASE_TYPES:
-            raise BadInput(f"--type: {case_type!r} is not a case type ({', '.join(CASE_TYPES)})")
+            reason = f"{case_type!r} is not a case type ({', '.join(CASE_TYPES)})"
+            errors.append(FieldError("type", reason))
     if channel is not None and channel not in channels:
         known = ", ".join(channels) or "none configured"
-        raise BadInput(f"unknown channel {channel!r} (channels: {known})")
+        errors.append(FieldError("channel", f"unknown channel {channel!r} (channels: {known})"))
+    if errors:
+        raise BadInput("; ".join(f"{prefix}{e.field}: {e.reason}" for e in errors), errors)
     return CaseFilter(status=status, day=day, case_type=case_type, channel=channel)
 
 
@@ -90,7 +98,10 @@ async def list_cases(
         select(Case, Dossier.dossier_code).outerjoin(Dossier, Dossier.id == Case.dossier_id),
         wanted,
     ).order_by(Case.id)
-    if after is not None:
+    # ids are 1 to MAX_ID: below that all follow, past it none (the database takes neither)
+    if after is not None and after >= MAX_ID:
+        query = query.where(false())
+    elif after is not None and after >= 1:
         query = query.where(Case.id > after)
     if limit is not None:
         query = query.limit(limit + 1)
@@ -125,9 +136,10 @@ async def list_cases(
 
 
 async def get_case(session: AsyncSession, case_id: int) -> CaseDetail:
-    case = await session.get(Case, case_id)
+    case = await session.get(Case, case_id) if 1 <= case_id <= MAX_ID else None
     if case is None:
-        raise NotFound(f"no case with id {case_id}")
+        reason = f"no case with id {case_id}"
+        raise NotFound(reason, [FieldError("case_id", reason)])
     dossier = await session.get(Dossier, case.dossier_id) if case.dossier_id else None
     lines = (
         await session.execute(

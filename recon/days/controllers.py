@@ -4,7 +4,8 @@ acts, and that person's role is checked as on the command line."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import datetime as dt
+from datetime import UTC, datetime
 
 import msgspec
 from litestar import get, post
@@ -22,9 +23,9 @@ class DayAction(msgspec.Struct, forbid_unknown_fields=True):
     note: str
 
 
-def _day(text: str) -> date:
+def _day(text: str) -> dt.date:
     try:
-        return date.fromisoformat(text)
+        return dt.date.fromisoformat(text)
     except ValueError:
         reason = f"{text!r} is not a date YYYY-MM-DD"
         raise BadInput(f"date: {reason}", [FieldError(field="date", reason=reason)]) from None
@@ -35,16 +36,17 @@ async def get_days(db_session: NamedDependency[AsyncSession]) -> list[DayOut]:
     return await list_days(db_session)
 
 
-@post("/days/{day:str}/close", opt={"scope": "days:write"}, status_code=200, summary="Close a day")
+# the path parameter is named as DESIGN names it, `{date}`: errors and /schema say `date`
+@post("/days/{date:str}/close", opt={"scope": "days:write"}, status_code=200, summary="Close a day")
 async def post_close_day(
-    day: FromPath[str],
+    date: FromPath[str],
     data: JSONBody[DayAction],
     db_session: NamedDependency[AsyncSession],
     settings: NamedDependency[Settings],
 ) -> DayOut:
     return await close_day(
         db_session,
-        day=_day(day),
+        day=_day(date),
         username=data.user,
         note=data.note,
         channels=settings.channel_names(),
@@ -53,11 +55,11 @@ async def post_close_day(
 
 
 @post(
-    "/days/{day:str}/reopen", opt={"scope": "days:write"}, status_code=200, summary="Reopen a day"
+    "/days/{date:str}/reopen", opt={"scope": "days:write"}, status_code=200, summary="Reopen a day"
 )
 async def post_reopen_day(
-    day: FromPath[str], data: JSONBody[DayAction], db_session: NamedDependency[AsyncSession]
+    date: FromPath[str], data: JSONBody[DayAction], db_session: NamedDependency[AsyncSession]
 ) -> DayOut:
     return await reopen_day(
-        db_session, day=_day(day), username=data.user, note=data.note, now=datetime.now(UTC)
+        db_session, day=_day(date), username=data.user, note=data.note, now=datetime.now(UTC)
     )

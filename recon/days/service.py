@@ -45,9 +45,8 @@ class DayEventOut(msgspec.Struct, kw_only=True):
 async def _actor(session: AsyncSession, username: str, roles: Sequence[str], act: str) -> User:
     user = await find_user(db_session=session, username=username)
     if user.role not in roles:
-        raise Forbidden(
-            f"{act} needs the role {' or '.join(roles)}; {user.username} is {user.role}"
-        )
+        reason = f"{act} needs the role {' or '.join(roles)}; {user.username} is {user.role}"
+        raise Forbidden(reason, [FieldError(field="user", reason=reason)])
     return user
 
 
@@ -58,6 +57,10 @@ async def live_case_ids(session: AsyncSession, day: date) -> list[int]:
         .order_by(Case.id)
     )
     return list((await session.execute(query)).scalars())
+
+
+def _day_conflict(reason: str) -> Conflict:
+    return Conflict(reason, [FieldError(field="date", reason=reason)])
 
 
 def _required_note(note: str, act: str) -> str:
@@ -86,15 +89,16 @@ async def close_day(
     user = await _actor(session, username, CLOSERS, "closing a day")
     row = await session.get(LedgerDay, day)
     if row is not None and row.status == "closed":
-        raise Conflict(f"business day {day.isoformat()} is already closed")
+        raise _day_conflict(f"business day {day.isoformat()} is already closed")
     live = await live_case_ids(session, day)
     unnamed = [case_id for case_id in live if case_id not in _named(note)]
     if unnamed:
         listed = ", ".join(f"#{case_id}" for case_id in unnamed)
-        raise Conflict(
+        reason = (
             f"business day {day.isoformat()} has {len(live)} live case(s); to sign off, name "
             f"each in the note: {listed}"
         )
+        raise Conflict(reason, [FieldError(field="note", reason=reason)])
     snapshot = await snapshot_of_day(session, day, channels)
     if row is None:
         row = LedgerDay(business_day=day, status="closed")
@@ -123,7 +127,7 @@ async def reopen_day(
     user = await _actor(session, username, REOPENERS, "reopening a day")
     row = await session.get(LedgerDay, day)
     if row is None or row.status != "closed":
-        raise Conflict(f"business day {day.isoformat()} is not closed")
+        raise _day_conflict(f"business day {day.isoformat()} is not closed")
     row.status, row.snapshot = "open", None
     await session.execute(
         insert(table(DayEvent)),

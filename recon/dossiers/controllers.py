@@ -7,18 +7,26 @@ strictly themselves, through the same path as JSON files.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, Response, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, SkipValidation
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.dossiers.intake import upsert_dossiers
 from recon.dossiers.parsing import dossier_from_json, records_from_values
-from recon.dossiers.schemas import DossierBatchIn, DossierIn, DossierOut, ImportSummary
+from recon.dossiers.schemas import (
+    DossierBatchIn,
+    DossierIn,
+    DossierOut,
+    ImportSummary,
+    RejectedRow,
+)
 from recon.dossiers.service import get_dossier
 from recon.errors import BadInput, Conflict, FieldError, MalformedBody
 from recon.rows import RowError
@@ -28,8 +36,9 @@ MAX_BATCH = 10_000
 WRITE = {"scope": "dossiers:write"}
 
 
-def _field_errors(errors: list[RowError]) -> list[FieldError]:
-    return [FieldError(e.column, e.reason, e.row) for e in errors]
+def _field_errors(errors: Sequence[RowError | RejectedRow], whole: str) -> list[FieldError]:
+    """Faults in API words: one of the dossier as a whole (no column) is named `whole`."""
+    return [FieldError(e.column or whole, e.reason, e.row) for e in errors]
 
 
 def _actor(request: Request[Any, Any, Any]) -> str:
@@ -37,7 +46,15 @@ def _actor(request: Request[Any, Any, Any]) -> str:
     return f"api:{principal.name}" if principal else "api"
 
 
-@put("/dossiers/{code:str}", opt=WRITE, summary="Create or update one dossier")
+@put(
+    "/dossiers/{code:str}",
+    opt=WRITE,
+    summary="Create or update one dossier",
+    response_description="Updated, or unchanged: the stored dossier",
+    responses={
+        201: ResponseSpec(DossierOut, generate_examples=False, description="Created: the dossier")
+    },
+)
 async def put_dossier(
     code: FromPath[str],
     data: SkipValidation[DossierIn],
@@ -47,7 +64,9 @@ async def put_dossier(
 ) -> Response[DossierOut]:
     result = dossier_from_json(data, row=None, channels=settings.channels, path_code=code)
     if isinstance(result, list):
-        raise BadInput("the dossier is invalid", _field_errors(result))
+        if any(e.column is None for e in result):  # not a JSON object at all
+            raise MalformedBody(result[0].reason, _field_errors(result, "body"))
+        raise BadInput("the dossier is invalid", _field_errors(result, "body"))
     outcome = await upsert_dossiers(
         db_session=db_session,
         rows=[(None, result)],
@@ -56,7 +75,7 @@ async def put_dossier(
         now=datetime.now(UTC),
     )
     if outcome.rejected:
-        errors = [FieldError(r.column, r.reason) for r in outcome.summary.rejected]
+        errors = _field_errors(outcome.summary.rejected, "body")
         error = Conflict if outcome.conflict else BadInput
         raise error(errors[0].reason, errors)
     created = outcome.actions[result.code_key] == "created"
@@ -96,7 +115,7 @@ async def post_dossier_batch(
         raise BadInput(
             f"{len({r.row for r in rejected})} of {outcome.summary.received} dossiers are "
             "invalid; nothing was stored",
-            [FieldError(r.column, r.reason, r.row) for r in rejected],
+            _field_errors(rejected, "dossiers"),
         )
     return outcome.summary
 

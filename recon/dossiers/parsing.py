@@ -42,6 +42,10 @@ def validate_dossier(
     data: DossierIn, *, row: int | None, channels: Collection[str]
 ) -> DossierRecord | list[RowError]:
     errors: list[RowError] = []
+    submitted_at = _utc(data.submitted_at, errors, row, "submitted_at")
+    claimed_at = data.claimed_paid_at
+    if claimed_at is not None:
+        claimed_at = _utc(claimed_at, errors, row, "claimed_paid_at")
     record = _validated(
         errors,
         row,
@@ -52,13 +56,23 @@ def validate_dossier(
         applicant=data.applicant,
         fee=data.fee_amount,
         state=data.state,
-        submitted_at=as_utc(data.submitted_at),
+        submitted_at=submitted_at,
         refs=data.payment_refs,
         claim_channel=data.claimed_paid_channel or "",
-        claim_at=as_utc(data.claimed_paid_at) if data.claimed_paid_at else None,
+        claim_at=claimed_at,
         claim_txn=data.claimed_channel_txn_id or "",
     )
-    return errors if record is None else record
+    return errors if record is None or errors else record
+
+
+def _utc(moment: datetime, errors: list[RowError], row: int | None, column: str) -> datetime:
+    """`as_utc`, a time out of range recorded as the row's fault (and a stand-in returned, so
+    that the row's other faults are reported too)."""
+    try:
+        return as_utc(moment)
+    except ValueError as exc:
+        errors.append(RowError(row, column, str(exc)))
+        return _PLACEHOLDER_TIME
 
 
 def _validated(
@@ -249,6 +263,8 @@ def _json_batches(data: bytes, *, channels: Collection[str], size: int) -> Itera
         raise FileRejected([RowError(None, None, reason)]) from None
     except msgspec.DecodeError as exc:
         raise FileRejected([RowError(None, None, f"malformed JSON: {exc}")]) from None
+    except RecursionError:  # msgspec's decoder has a depth limit: no dossier is that deep
+        raise FileRejected([RowError(None, None, "malformed JSON: nested too deeply")]) from None
     del data
     for start in range(0, len(values), size):
         yield records_from_values(

@@ -11,7 +11,7 @@ from recon.clitools import parse_day, run, settings_of
 from recon.errors import BadInput
 from recon.ledger.exports import FORMATS, render_ledger
 from recon.ledger.schemas import Ledger
-from recon.ledger.service import build_ledger, ledger_channels
+from recon.ledger.service import build_ledger, check_range, ledger_channels
 from recon.settings import Settings
 
 
@@ -20,6 +20,7 @@ async def ledger_once(settings: Settings, start: str, end: str, channel: str | N
 
     channels = ledger_channels(settings, channel)
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
+    check_range(first, last, names=("--from", "--to"))  # in the CLI's words
     database = open_database(settings.database_url, read_only=True)
     async with database as sessionmaker, sessionmaker() as session:
         return await build_ledger(session, first, last, channels)

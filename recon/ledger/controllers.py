@@ -3,35 +3,38 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Request, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromQuery, QueryParameter
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Schema,
+)
+from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recon.errors import BadInput
-from recon.ledger.exports import MEDIA_TYPES, export_filename, render_ledger
+from recon.errors import BadInput, FieldError
+from recon.ledger.exports import FORMATS, MEDIA_TYPES, export_filename, render_ledger
 from recon.ledger.schemas import Ledger
 from recon.ledger.service import build_ledger, ledger_channels
 from recon.settings import Settings
+from recon.system.params import query_day
 
 READ = {"scope": "ledger:read"}
-
-
-def _day(text: str, name: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise BadInput(f"{name}: {text!r} is not a date YYYY-MM-DD") from None
 
 
 def _wanted_format(fmt: str | None, accept: str) -> str:
     if fmt is not None:
         if fmt not in MEDIA_TYPES:
-            raise BadInput(f"format: {fmt!r} is not one of json, csv, xlsx")
+            reason = f"{fmt!r} is not one of {', '.join(FORMATS)}"
+            raise BadInput(f"format: {reason}", [FieldError("format", reason)])
         return fmt
     if "spreadsheetml" in accept:
         return "xlsx"
@@ -40,25 +43,43 @@ def _wanted_format(fmt: str | None, accept: str) -> str:
     return "json"
 
 
+@dataclass
+class LedgerOperation(Operation):
+    """The ledger's 200 comes as JSON, CSV or XLSX: all three are documented."""
+
+    def __post_init__(self) -> None:
+        ok = self.responses.get("200") if self.responses else None
+        if isinstance(ok, OpenAPIResponse) and ok.content:
+            json_body = ok.content.get(MEDIA_TYPES["json"])
+            if json_body is not None:
+                for fmt in ("csv", "xlsx"):
+                    ok.content[MEDIA_TYPES[fmt]] = OpenAPIMediaType(
+                        schema=Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+                    )
+
+
 @get(
     "/ledger",
     opt=READ,
     summary="The daily ledger over an inclusive range",
-    responses={200: ResponseSpec(data_container=Ledger, description="The ledger (JSON)")},
+    description="JSON by default; CSV or XLSX by `format`, or by `Accept`, with a filename.",
+    responses={200: ResponseSpec(data_container=Ledger, description="The ledger")},
+    operation_class=LedgerOperation,
 )
 async def get_ledger(
     request: Request[Any, Any, Any],
     db_session: NamedDependency[AsyncSession],
     settings: NamedDependency[Settings],
-    start: Annotated[str, QueryParameter(name="from")],
-    to: FromQuery[str],
-    channel: FromQuery[str | None] = None,
-    format: FromQuery[str | None] = None,
+    start: Annotated[
+        str, QueryParameter(name="from", format="date", description="First business day")
+    ],
+    to: Annotated[str, QueryParameter(format="date", description="Last business day")],
+    channel: Annotated[str | None, QueryParameter()] = None,
+    format: Annotated[str | None, QueryParameter(enum=FORMATS)] = None,
 ) -> Response[bytes]:
     fmt = _wanted_format(format, request.headers.get("accept", ""))
-    ledger = await build_ledger(
-        db_session, _day(start, "from"), _day(to, "to"), ledger_channels(settings, channel)
-    )
+    first, last = query_day(start, "from"), query_day(to, "to")
+    ledger = await build_ledger(db_session, first, last, ledger_channels(settings, channel))
     headers = {}
     if fmt != "json":
         headers["Content-Disposition"] = f'attachment; filename="{export_filename(ledger, fmt)}"'

@@ -74,6 +74,7 @@ UNIT_ROW = 2
 HEADER_ROW = 3
 NUMBER_FORMAT = "#,##0"
 DATE_FORMAT = "dd/mm/yyyy"
+EXCEL_FIRST_DAY = date(1900, 1, 1)  # a spreadsheet's day 1: earlier days have no date serial
 GRAND_TOTAL_LABEL = "Tổng cộng"
 CHANNEL_TOTAL_LABEL = "Tổng kênh"
 ALL_CHANNELS_LABEL = "Tất cả các kênh"
@@ -222,6 +223,20 @@ def _number(ws: Worksheet, row: int, column: int, value: int) -> Cell:
     return cell
 
 
+def _dmy(day: date) -> str:
+    """`dd/mm/yyyy`, the year in four digits whatever the year (strftime writes 1 for 0001)."""
+    return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"
+
+
+def _day(ws: Worksheet, row: int, column: int, day: date) -> None:
+    """A date cell; before 1900, where a spreadsheet has no dates, the date as text."""
+    if day < EXCEL_FIRST_DAY:
+        _text(ws, row, column, _dmy(day))
+        return
+    cell = ws.cell(row=row, column=column, value=day)
+    cell.number_format = DATE_FORMAT
+
+
 def _figures(ws: Worksheet, row: int, first_column: int, figures: LedgerFigures) -> int:
     """Writes the figures and the open cases text; returns the next free column."""
     column = first_column
@@ -279,7 +294,7 @@ def _print_setup(ws: Worksheet) -> None:
 
 
 def xlsx_title(ledger: Ledger, ward_name: str) -> str:
-    start, end = ledger.from_.strftime("%d/%m/%Y"), ledger.to.strftime("%d/%m/%Y")
+    start, end = _dmy(ledger.from_), _dmy(ledger.to)
     return f"Sổ đối soát thanh toán — {ward_name} — từ {start} đến {end}"
 
 
@@ -291,8 +306,7 @@ def _ledger_sheet(ws: Worksheet, ledger: Ledger, title: str) -> None:
     row_number = HEADER_ROW
     for row in ledger.rows:
         row_number += 1
-        day = ws.cell(row=row_number, column=1, value=row.date)
-        day.number_format = DATE_FORMAT
+        _day(ws, row_number, 1, row.date)
         _text(ws, row_number, 2, row.channel)
         column = _figures(ws, row_number, 3, row)
         _text(ws, row_number, column, CLOSED_LABELS[row.closed])
@@ -358,7 +372,7 @@ def ledger_xlsx(ledger: Ledger, *, ward_name: str) -> bytes:
 FORMATS = ("json", "csv", "xlsx")
 MEDIA_TYPES = {
     "json": "application/json",
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",  # Litestar adds `; charset=utf-8` to every text/* type
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 

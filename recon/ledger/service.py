@@ -8,25 +8,31 @@ to a dossier, whatever case follows. A range's totals are the sums of its days.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 
 import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.db.models import LIVE_CASE_STATUSES, Case, LedgerDay, StatementLineRow
-from recon.errors import BadInput
+from recon.domain import each_day
+from recon.errors import BadInput, FieldError
 from recon.ledger.schemas import Ledger, LedgerFigures, LedgerRow
 from recon.settings import Settings
 
 MAX_RANGE_DAYS = 3 * 366
 
 
-def check_range(start: date, end: date) -> None:
+def check_range(start: date, end: date, *, names: tuple[str, str] = ("from", "to")) -> None:
+    """A ledger's range: `end` not before `start`, at most MAX_RANGE_DAYS days. `names` are
+    the caller's words for the two bounds (query parameters, or the CLI's `--from`/`--to`)."""
+    first, last = names
     if end < start:
-        raise BadInput(f"--to {end.isoformat()} is before --from {start.isoformat()}")
+        reason = f"{end.isoformat()} is before {first} {start.isoformat()}"
+        raise BadInput(f"{last} {reason}", [FieldError(last, reason)])
     if (end - start).days >= MAX_RANGE_DAYS:
-        raise BadInput(f"a ledger covers at most {MAX_RANGE_DAYS} days")
+        reason = f"a ledger covers at most {MAX_RANGE_DAYS} days"
+        raise BadInput(reason, [FieldError(last, reason)])
 
 
 async def computed_rows(
@@ -123,8 +129,7 @@ async def build_ledger(
     rows: list[LedgerRow] = []
     totals = {name: LedgerFigures() for name in channels}
     totals["all"] = LedgerFigures()
-    day = start
-    while day <= end:
+    for day in each_day(start, end):
         for name in channels:
             snapshot = frozen.get(day)
             figures = (
@@ -141,7 +146,6 @@ async def build_ledger(
             rows.append(row)
             totals[name].add(figures)
             totals["all"].add(figures)
-        day += timedelta(days=1)
     return Ledger(from_=start, to=end, rows=rows, totals=totals)
 
 
@@ -159,5 +163,6 @@ def ledger_channels(settings: Settings, channel: str | None) -> list[str]:
     if channel is None:
         return names
     if channel not in names:
-        raise BadInput(f"unknown channel {channel!r} (channels: {', '.join(names) or 'none'})")
+        reason = f"unknown channel {channel!r} (channels: {', '.join(names) or 'none'})"
+        raise BadInput(reason, [FieldError("channel", reason)])
     return [channel]

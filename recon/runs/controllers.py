@@ -8,14 +8,17 @@ from typing import Annotated, Any
 import msgspec
 from litestar import get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, QueryParameter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.db.models import Run
-from recon.errors import BadInput, NotFound
+from recon.domain import MAX_ID
+from recon.errors import FieldError, NotFound
+from recon.system.params import optional_day
 
 READ = {"scope": "runs:read"}
+MAX_RUNS = 500
 
 
 class RunOut(msgspec.Struct, kw_only=True):
@@ -45,23 +48,22 @@ def _out(run: Run) -> RunOut:
 @get("/runs", opt=READ, summary="Runs, newest first")
 async def get_runs(
     db_session: NamedDependency[AsyncSession],
-    day: Annotated[str | None, QueryParameter(name="date")] = None,
-    limit: FromQuery[int] = 50,
+    day: Annotated[
+        str | None, QueryParameter(name="date", format="date", description="Business day")
+    ] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=MAX_RUNS)] = 50,
 ) -> list[RunOut]:
-    if not 1 <= limit <= 500:
-        raise BadInput("limit: between 1 and 500")
     query = select(Run).order_by(Run.id.desc()).limit(limit)
-    if day is not None:
-        try:
-            query = query.where(Run.business_day == date.fromisoformat(day))
-        except ValueError:
-            raise BadInput(f"date: {day!r} is not a date YYYY-MM-DD") from None
+    wanted = optional_day(day, "date")
+    if wanted is not None:
+        query = query.where(Run.business_day == wanted)
     return [_out(run) for run in (await db_session.execute(query)).scalars()]
 
 
 @get("/runs/{run_id:int}", opt=READ, summary="One run and its JSON")
 async def get_one_run(run_id: FromPath[int], db_session: NamedDependency[AsyncSession]) -> RunOut:
-    run = await db_session.get(Run, run_id)
+    run = await db_session.get(Run, run_id) if 1 <= run_id <= MAX_ID else None
     if run is None:
-        raise NotFound(f"no run with id {run_id}")
+        reason = f"no run with id {run_id}"
+        raise NotFound(reason, [FieldError("run_id", reason)])
     return _out(run)

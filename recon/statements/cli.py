@@ -7,10 +7,13 @@ from pathlib import Path
 import click
 
 from recon.clitools import (
+    error_line,
+    input_file,
     json_option,
     parse_day,
     print_import_summary,
     print_json,
+    refuse_rejected_import,
     run,
     settings_of,
 )
@@ -42,19 +45,20 @@ def statements_pull(ctx: click.Context, channel: str, day: str, as_json: bool) -
                 + (f" — {part['error']}" if part["error"] else "")
             )
     if result["status"] == "failed":
+        errors = [part["error"] for part in result["channels"].values() if part["error"]]
+        error_line(f"pull of {channel} {result['date']} failed: {'; '.join(errors)}")
         ctx.exit(1)
 
 
 @statements.command("import")
 @click.option("--channel", required=True)
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path))
 @json_option
 @click.pass_context
 def statements_import(ctx: click.Context, channel: str, file: Path, as_json: bool) -> None:
     """Import a statement file (CSV or XLSX), all or nothing (DESIGN 2.4)."""
     from recon.statements.imports import import_file
 
-    summary = run(import_file(settings_of(ctx), channel, file))
+    summary = run(import_file(settings_of(ctx), channel, input_file(file)))
     print_import_summary(summary, as_json=as_json)
-    if summary.rejected:
-        ctx.exit(2)
+    refuse_rejected_import(file, summary)

@@ -54,7 +54,8 @@ async def refuse_closed_days(db_session: AsyncSession, days: Iterable[date]) -> 
     )
     if closed:
         listed = ", ".join(d.isoformat() for d in sorted(closed))
-        raise Conflict(f"business day {listed} is closed; an approver must reopen it first")
+        reason = f"business day {listed} is closed; an approver must reopen it first"
+        raise Conflict(reason, [FieldError(field="date", reason=reason)])
 
 
 async def record_fetch(

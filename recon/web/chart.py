@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date
 from html import escape
 
+from recon.domain import each_day
 from recon.ledger.schemas import Ledger
 from recon.web.format import ngay, ngay_ngan, so, vnd
 
@@ -30,13 +31,6 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 
 def _x(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
-def _days(start: date, end: date) -> Iterator[date]:
-    day = start
-    while day <= end:
-        yield day
-        day += timedelta(days=1)
 
 
 def _channels(ledger: Ledger) -> list[str]:
@@ -66,7 +60,7 @@ def _message(text: str) -> str:
 
 def ledger_chart(ledger: Ledger) -> str:
     """Per-day bars of the payments per channel, as an SVG document (a string)."""
-    days = list(_days(ledger.from_, ledger.to))
+    days = list(each_day(ledger.from_, ledger.to))
     channels = _channels(ledger)
     amounts: dict[tuple[date, str], int] = {}
     counts: dict[tuple[date, str], int] = {}

@@ -25,7 +25,7 @@ from litestar.response import Redirect, Template
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recon.errors import BadInput
+from recon.errors import BadInput, FieldError
 from recon.ledger.exports import MEDIA_TYPES, export_filename, render_ledger
 from recon.ledger.schemas import Ledger, LedgerFigures, LedgerRow
 from recon.ledger.service import MAX_RANGE_DAYS, build_ledger
@@ -199,7 +199,8 @@ async def ledger_download(
 ) -> Response[bytes]:
     """The page's range as CSV or XLSX, for the signed-in accountant (no API key needed)."""
     if dinh_dang not in ("csv", "xlsx"):
-        raise BadInput(f"dinh_dang: {dinh_dang!r} is not csv or xlsx")
+        reason = f"{dinh_dang!r} is not csv or xlsx"
+        raise BadInput(f"dinh_dang: {reason}", [FieldError("dinh_dang", reason)])
     start, end = ledger_range(local_today(settings.timezone), tu, den, None)
     ledger = await build_ledger(
         db_session, start, end, selected_channels(kenh, list(settings.channels))

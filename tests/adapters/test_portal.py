@@ -330,7 +330,8 @@ async def test_bad_amounts_are_refused_naming_the_line(
 @pytest.mark.parametrize(
     ("field", "value"),
     [("trangThai", "THANH_CONG_MOT_PHAN"), ("loaiGiaoDich", "CHUYEN_KHOAN"),
-     ("thoiGianThanhToan", "2024-11-25 08:15:02"), ("maGiaoDich", "")],
+     ("thoiGianThanhToan", "2024-11-25 08:15:02"), ("maGiaoDich", ""),
+     ("thoiGianThanhToan", "00010101000000")],  # year 0 in UTC: off the calendar
 )  # fmt: skip
 async def test_unknown_codes_and_bad_times_are_refused_naming_the_field(
     respx_mock: respx.MockRouter,

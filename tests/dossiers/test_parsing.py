@@ -183,3 +183,16 @@ def test_a_json_file_that_is_not_an_array_is_rejected(data: bytes) -> None:
 def test_the_format_follows_the_extension() -> None:
     records, _ = records_from_file("d.CSV", csv_bytes(HEADER, GOOD), channels=CHANNELS)
     assert len(records) == 1
+
+
+def test_a_header_of_endless_columns_is_a_bounded_report() -> None:
+    from recon.rows import MAX_HEADER_ERRORS
+
+    wide = HEADER + "," + ",".join(["state"] * 50_000 + [f"x{n}" for n in range(500)])
+    with pytest.raises(FileRejected) as caught:
+        records_from_csv((wide + "\n").encode(), channels=())
+    errors = caught.value.errors
+    assert len(errors) == MAX_HEADER_ERRORS + 1
+    assert errors[0].reason == "column appears twice in the header"
+    assert sum(e.column == "state" for e in errors) == 1
+    assert errors[-1].reason == "and 401 more faults in the header"

@@ -60,9 +60,7 @@ def test_an_owner_less_line_of_a_waiting_channel_keeps_its_case_as_it_is() -> No
 
 
 def _rests_on(case: CaseOut, out: EngineOutput) -> bool:
-    return case.dossier_id in out.held_dossier_ids or bool(
-        set(case.line_ids) & out.held_line_ids
-    )
+    return case.dossier_id in out.held_dossier_ids or bool(set(case.line_ids) & out.held_line_ids)
 
 
 @settings(max_examples=200, deadline=None)

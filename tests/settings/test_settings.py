@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import time, timedelta
 from pathlib import Path
 
@@ -186,3 +187,11 @@ def test_the_shipped_example_config_loads() -> None:
     example = Path(__file__).resolve().parents[2] / "docs" / "recon.example.toml"
     settings = load_settings({"RECON_CONFIG": str(example), **SECRETS})
     assert settings.channel_names() == ["bank", "momo", "portal", "vnpay"]
+
+
+def test_a_config_that_is_a_fifo_or_a_folder_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "recon.toml"
+    os.mkfifo(fifo)
+    for path in (fifo, tmp_path):
+        with pytest.raises(SettingsError, match="is not a file"):
+            load_settings({"RECON_CONFIG": str(path)})

@@ -127,3 +127,48 @@ def test_an_unknown_channel_or_missing_file_is_one_line_exit_2(
     missing = run_cli("statements", "import", "--channel", "momo", str(tmp_path / "none.csv"))
     assert missing.code == 2
     assert "no such file" in missing.err
+
+
+def test_a_paid_at_without_a_place_on_the_calendar_is_a_row_error(
+    run_cli: Callable[..., Any], settings: Settings, tmp_path: Path
+) -> None:
+    """Local 0001-01-01 00:00 is year 0 in UTC; 9999-12-31 23:59 at UTC-7 is year 10000: each
+    names its row and column (exit 2, nothing stored), never an internal error."""
+    path = tmp_path / "ends.csv"
+    path.write_text(
+        "\n".join(
+            [
+                HEADER,
+                "T1,MM1,15.000,0,payment,success,2025-11-24T10:00:00+07:00,ok,",
+                "T2,MM2,15.000,0,payment,success,0001-01-01T00:00:00,year 0 in UTC,",
+                "T3,MM3,15.000,0,payment,success,9999-12-31T23:59:59-07:00,year 10000,",
+                "T4,MM4,15.000,0,payment,success,9999-12-31T23:00:00Z,10000 in Hanoi,",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    result = run_cli("statements", "import", "--channel", "momo", str(path), "--json")
+    assert result.code == 2, result
+    assert "internal error" not in result.err
+    summary = json.loads(result.out)
+    assert [(r["row"], r["column"]) for r in summary["rejected"]] == [
+        (3, "paid_at"),
+        (4, "paid_at"),
+        (5, "paid_at"),
+    ]
+    assert all("out of range" in r["reason"] for r in summary["rejected"])
+    assert lines(settings) == []
+    assert fetch_count(settings) == 0
+
+
+def test_the_last_moment_of_the_calendar_is_a_line_of_9999_12_31(
+    run_cli: Callable[..., Any], settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "last.csv"
+    row = "T1,MM1,15.000,0,payment,success,9999-12-31T23:59:59+07:00,last,"
+    path.write_text(f"{HEADER}\n{row}\n", encoding="utf-8")
+    result = run_cli("statements", "import", "--channel", "momo", str(path), "--json")
+    assert result.code == 0, result
+    (line,) = lines(settings)
+    assert line.business_day.isoformat() == "9999-12-31"
