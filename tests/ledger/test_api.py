@@ -1,9 +1,8 @@
-"""`GET /api/v1/ledger` in JSON, CSV and XLSX; `/api/v1/days` close and reopen."""
+"""`GET /api/v1/ledger` in JSON, CSV and XLSX."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from typing import Any
 
 import openpyxl
@@ -13,9 +12,9 @@ from litestar.testing import AsyncTestClient
 from recon.ledger.exports import parse_ledger_csv
 from recon.settings import Settings
 from tests.helpers import make_key
-from tests.ledger.test_ledger import D1, D2, MOMO_D1, people, ward
+from tests.ledger.test_ledger import D1, D2, MOMO_D1, ward
 
-__all__ = ["people", "ward"]
+__all__ = ["ward"]
 
 
 @pytest.fixture
@@ -92,31 +91,3 @@ async def test_bad_ledger_queries(
     response = await client.get("/api/v1/ledger", params=params, headers=auth)
     assert response.status_code in (400, 422)
     assert set(response.json()) == {"status", "title", "detail", "errors"}
-
-
-async def test_days_close_and_reopen_over_http(
-    client: AsyncTestClient[Any],
-    auth: dict[str, str],
-    ward: None,
-    people: None,
-    run_cli: Callable[..., Any],
-) -> None:
-    closed = await client.post(
-        f"/api/v1/days/{D2}/close", json={"user": "ketoan", "note": "Khớp hết"}, headers=auth
-    )
-    assert closed.status_code == 200, closed.text
-    assert closed.json()["status"] == "closed"
-    listed = (await client.get("/api/v1/days", headers=auth)).json()
-    assert [(d["date"], d["status"], d["closed_by"]) for d in listed] == [(D2, "closed", "ketoan")]
-    refused = await client.post(
-        f"/api/v1/days/{D2}/reopen", json={"user": "ketoan", "note": "x"}, headers=auth
-    )
-    assert refused.status_code == 403
-    reopened = await client.post(
-        f"/api/v1/days/{D2}/reopen", json={"user": "duyet", "note": "Bổ sung"}, headers=auth
-    )
-    assert reopened.status_code == 200
-    conflict = await client.post(
-        f"/api/v1/days/{D1}/close", json={"user": "ketoan", "note": "ok"}, headers=auth
-    )
-    assert conflict.status_code == 409

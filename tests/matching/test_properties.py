@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, timedelta
+from datetime import timedelta
 
 import msgspec
 from hypothesis import given as hypothesis_given
@@ -106,10 +106,15 @@ def test_every_successful_payment_is_matched_or_in_exactly_one_ownerless_case(
 def test_money_is_conserved(ward: EngineInput) -> None:
     out = run_engine(ward)
     owner = {r.line_id: r.dossier_id for r in out.resolutions}
-    payments = successful_payments(ward)
-    matched = sum(p.amount for p in payments if owner[p.id] is not None)
-    unmatched = sum(p.amount for p in payments if owner[p.id] is None)
-    assert matched + unmatched == sum(p.amount for p in payments)
+    # every successful money line lands in exactly one place, a dossier's net or nowhere:
+    # the nets and the owner-less lines add up to the statement's own totals
+    money = [x for x in ward.lines if x.status == "success" and x.kind in ("payment", "refund")]
+
+    def signed(x: Line) -> int:
+        return x.amount if x.kind == "payment" else -x.amount
+
+    ownerless = sum(signed(x) for x in money if owner[x.id] is None)
+    assert sum(out.nets.values()) + ownerless == sum(signed(x) for x in money)
     for d in ward.dossiers:
         mine = [x for x in ward.lines if owner[x.id] == d.id and x.status == "success"]
         paid = sum(x.amount for x in mine if x.kind == "payment")
@@ -121,13 +126,17 @@ def test_money_is_conserved(ward: EngineInput) -> None:
 @hypothesis_given(wards())
 def test_at_most_one_money_case_per_dossier_and_its_actual_is_the_net(ward: EngineInput) -> None:
     out = run_engine(ward)
+    amounts = {x.id: x.amount for x in ward.lines}
     per_dossier = Counter(c.dossier_id for c in out.cases if c.type in MONEY_TYPES)
     assert all(n == 1 for n in per_dossier.values())
     for case in out.cases:
         if case.type in MONEY_TYPES:
             assert case.dossier_id is not None
             assert case.actual == out.nets[case.dossier_id]
-        assert isinstance(case.actual, int | None)
+        elif case.type in ("UNMATCHED_PAYMENT", "AMBIGUOUS_REFERENCE", "UNMATCHED_REFUND"):
+            (line_id,) = case.line_ids  # the line itself is the money at stake
+            assert case.actual == amounts[line_id]
+            assert case.expected is None
     assert len({c.identity for c in out.cases}) == len(out.cases)
 
 
@@ -154,4 +163,12 @@ def test_a_dossier_whose_net_equals_its_fee_raises_no_money_case(ward: EngineInp
             d = fees[case.dossier_id]
             if d.state not in ("cancelled", "rejected"):
                 assert out.nets[d.id] != d.fee
-    assert all(isinstance(day, date) for day in (c.day for c in out.cases))
+    # a case is dated on one of its lines, or (a claim the statements do not bear out) on the
+    # claimed day
+    days_of = {x.id: x.day for x in ward.lines}
+    for case in out.cases:
+        if case.line_ids:
+            assert case.day in {days_of[i] for i in case.line_ids}, case
+        else:
+            assert case.type == "MISSING_IN_STATEMENT"
+            assert fees[case.dossier_id or 0].claim_day == case.day
