@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Annotated, Any, Generic, TypeVar
 
 import httpx
 import msgspec
+from msgspec import Meta
 
 from adapters.base import (
     DEFAULT_TIMEOUT,
@@ -23,17 +24,14 @@ from adapters.base import (
     request_with_retry,
 )
 from adapters.lines import (
-    LineReader,
-    NotPlain,
+    ChannelId,
+    FieldFault,
+    PageItems,
     check_control_totals,
     collect_day,
     decode_json_object,
-    fixed_width_local_time,
-    item_reader,
+    local_time,
     mask_number,
-    masked_raw,
-    plain_id,
-    read_items,
     typed_payload,
 )
 from recon.domain import (
@@ -47,31 +45,48 @@ from recon.domain import (
 TRANSACTIONS_PATH = "/v2/transactions"
 TIME_LAYOUT = "%Y-%m-%d %H:%M:%S"  # local UTC+7
 
-
-class _Record(msgspec.Struct):
-    """The fields of a record that recon reads, typed as DESIGN 2.3 has them."""
-
-    id: int | str
-    amount: int
-    when: Any = None  # read only on incoming records
-    corresponsiveAccount: str | None = None
-    description: str | None = None
+Record = TypeVar("Record")
 
 
-class _TransactionsPage(msgspec.Struct, kw_only=True):
+class _Record(msgspec.Struct, kw_only=True):
+    """The fields of a record that recon reads, typed as DESIGN 2.3 has them.
+
+    An outgoing record (amount < 0) is judged on its id and amount alone: the fields read only
+    on incoming transfers are typed by `_incoming_text` and `local_time` after decoding."""
+
+    id: ChannelId
+    amount: Annotated[int, Meta(ge=-MAX_AMOUNT, le=MAX_AMOUNT)]  # not 0: see `_record_of`
+    when: object = None
+    corresponsiveAccount: object = None
+    description: object = None
+
+
+class _TransactionsPage(msgspec.Struct, Generic[Record], kw_only=True):
     """`data` of one page; unknown fields are tolerated, known ones typed strictly."""
 
     page: int
     totalRecords: int
-    records: list[Any]  # each typed by `_records_of`, which names a bad one
+    records: list[Record]
     nextPage: int | None = None  # absent or null: the last page
     pageSize: int | None = None
 
 
-class _Answer(msgspec.Struct, kw_only=True):
+class _Answer(msgspec.Struct, Generic[Record], kw_only=True):
     error: int
     message: str = ""
-    data: _TransactionsPage
+    data: _TransactionsPage[Record]
+
+
+_Page = _TransactionsPage[_Record]
+
+
+def _incoming_text(value: object, field: str) -> str:
+    """A text field of an incoming transfer: absent or null is empty."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise FieldFault(field, f"expected a string, got {value!r}")
+    return value
 
 
 class BankAdapter:
@@ -109,9 +124,9 @@ class BankAdapter:
         reported: list[ControlTotals] = []
         page_number: int | None = 1
         while page_number is not None:
-            page = await self._fetch_page(business_day, page_number)
+            page, items = await self._fetch_page(business_day, page_number)
             lines: list[StatementLine] = []
-            for record_id, line in self._records_of(page, business_day):
+            for record_id, line in items.build(page.records, self._record_of):
                 record_ids.add(record_id)
                 if line is not None:
                     lines.append(line)
@@ -131,7 +146,7 @@ class BankAdapter:
             business_day=business_day,
         )
 
-    async def _fetch_page(self, business_day: date, page_number: int) -> _TransactionsPage:
+    async def _fetch_page(self, business_day: date, page_number: int) -> tuple[_Page, PageItems]:
         day = business_day.isoformat()
         params = httpx.QueryParams(
             [
@@ -152,7 +167,7 @@ class BankAdapter:
                 timeout=self._timeout,
             )
 
-        def read(response: httpx.Response) -> _TransactionsPage:
+        def read(response: httpx.Response) -> tuple[_Page, PageItems]:
             body = decode_json_object(
                 response.content, channel=self.name, business_day=business_day
             )
@@ -163,14 +178,17 @@ class BankAdapter:
                     channel=self.name,
                     business_day=business_day,
                 )
-            page = typed_payload(body, _Answer, channel=self.name, business_day=business_day).data
-            if page.page != page_number:
-                raise StatementFormatError(
-                    f"asked for page {page_number}, got page {page.page}",
-                    channel=self.name,
-                    business_day=business_day,
-                )
-            return page
+            try:
+                page = msgspec.convert(body, _Answer[_Record], strict=True).data
+            except msgspec.ValidationError as exc:
+                # As on a good page: the envelope and its page number first, then the record.
+                envelope = typed_payload(
+                    body, _Answer[Any], channel=self.name, business_day=business_day
+                ).data
+                self._check_page_number(envelope, page_number, business_day)
+                raise self._items(body, page_number, business_day).refusal(exc) from exc
+            self._check_page_number(page, page_number, business_day)
+            return page, self._items(body, page_number, business_day)
 
         return await request_with_retry(
             self._client,
@@ -181,65 +199,43 @@ class BankAdapter:
             policy=self._policy,
         )
 
-    def _records_of(
-        self, page: _TransactionsPage, business_day: date
-    ) -> list[tuple[str, StatementLine | None]]:
-        def careful(index: int, item: Any) -> tuple[str, StatementLine | None]:
-            label = f"page {page.page} item {index}"
-            return self._record_of(item_reader(item, self.name, business_day, label))
+    def _check_page_number(
+        self, page: _TransactionsPage[Any], page_number: int, business_day: date
+    ) -> None:
+        if page.page != page_number:
+            raise StatementFormatError(
+                f"asked for page {page_number}, got page {page.page}",
+                channel=self.name,
+                business_day=business_day,
+            )
 
-        return read_items(page.records, list[_Record], self._typed_record, careful)
+    def _items(self, body: dict[str, Any], page_number: int, business_day: date) -> PageItems:
+        records = body["data"]["records"]
+        return PageItems(records, "$.data.records", "id", page_number, self.name, business_day)
 
-    def _typed_record(
-        self, typed: _Record, item: dict[str, Any]
-    ) -> tuple[str, StatementLine | None]:
-        """The fast path: what `_record_of` makes of a well-formed record (else `NotPlain`)."""
-        record_id = plain_id(typed.id)
-        if not (0 < abs(typed.amount) <= MAX_AMOUNT):
-            raise NotPlain
-        if typed.amount < 0:
+    def _record_of(self, record: _Record, raw: dict[str, Any]) -> tuple[str, StatementLine | None]:
+        """The record's id, and its line, or None for an outgoing record."""
+        record_id = str(record.id)
+        if record.amount == 0:
+            raise FieldFault("amount", f"amount 0 outside 0 < |amount| <= {MAX_AMOUNT}")
+        if record.amount < 0:  # outgoing: counted by totalRecords, no line of ours
             return record_id, None
-        if not isinstance(typed.when, str):
-            raise NotPlain
-        paid_at = fixed_width_local_time(typed.when, TIME_LAYOUT)
-        if paid_at is None:
-            raise NotPlain
-        raw, account = dict(item), (typed.corresponsiveAccount or "").strip()
-        if typed.corresponsiveAccount is not None:  # masked in the stored copy too
-            raw["corresponsiveAccount"] = mask_number(typed.corresponsiveAccount)
+        paid_at = local_time(record.when, TIME_LAYOUT, field="when")
+        account = _incoming_text(record.corresponsiveAccount, "corresponsiveAccount")
+        description = _incoming_text(record.description, "description")
+        if isinstance(record.corresponsiveAccount, str):  # masked in the stored copy too
+            raw["corresponsiveAccount"] = mask_number(account)
+        account = account.strip()
         return record_id, StatementLine(
             channel=self.name,
             channel_txn_id=record_id,
-            amount=typed.amount,
+            amount=record.amount,
             fee=0,
             kind="settlement" if account in self._settlement_accounts else "payment",
             status="success",
             paid_at=paid_at,
             business_day=business_day_of(paid_at),
-            description=typed.description or "",
+            description=description,
             payer=mask_number(account),
             raw=raw,
-        )
-
-    def _record_of(self, reader: LineReader) -> tuple[str, StatementLine | None]:
-        """The record's id, and its line, or None for an outgoing record."""
-        record_id = reader.identifier("id")
-        reader = reader.named(f"id {record_id}")
-        amount = reader.amount("amount", signed=True)
-        if amount < 0:  # outgoing: counted by totalRecords, no line of ours
-            return record_id, None
-        paid_at = reader.local_time("when", TIME_LAYOUT)
-        account = reader.text("corresponsiveAccount", default="").strip()
-        return record_id, StatementLine(
-            channel=self.name,
-            channel_txn_id=record_id,
-            amount=amount,
-            fee=0,
-            kind="settlement" if account in self._settlement_accounts else "payment",
-            status="success",
-            paid_at=paid_at,
-            business_day=business_day_of(paid_at),
-            description=reader.text("description", default=""),
-            payer=mask_number(account),
-            raw=masked_raw(reader.item, "corresponsiveAccount"),
         )

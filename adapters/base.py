@@ -16,7 +16,8 @@ request not tied to a day, such as a spot check of one order):
 Timeouts: an adapter sends every request with its own explicit `httpx.Timeout`
 (`DEFAULT_TIMEOUT` unless the caller passes one), whatever the injected client's default is.
 
-Reading lines (JSON envelopes, `LineReader`, masking payer numbers) and checking control totals
+Reading lines (JSON answers typed strictly by msgspec, masking payer numbers) and checking control
+totals
 are in `adapters.lines`.
 """
 

@@ -1,9 +1,12 @@
 """Reading a channel's answer, line by line, and checking it against the control totals.
 
-* `decode_json_object`, `typed_payload`: the JSON envelope, typed strictly
-* `LineReader`: one raw line's fields; every fault is a `StatementFormatError` naming channel,
-  day, line and field
-* `mask_number`, `masked_raw`: payer numbers masked before a raw line is stored
+* `decode_json_object`, `typed_payload`: a JSON answer, then typed strictly by `msgspec.convert`
+  into the channel's page Struct, lines included (one pass; the decoded objects are kept as the
+  lines' `raw`). `ChannelId`, `Amount`, `Fee`: the constrained field types the channels share
+* `PageItems`: names the line and field at fault, from msgspec's error path (`$.items[3].soTien`)
+  or from a post-decode check (`FieldFault`, e.g. `local_time`); every fault is a
+  `StatementFormatError` naming channel, day, line and field
+* `mask_number`: payer numbers masked before a line, or its raw copy, is kept
 * `distinct_lines`, `SuccessTally`, `check_control_totals`: control totals (a mismatch is a
   `ControlTotalsMismatch`)
 * `collect_day`: a whole day in memory from an adapter's `stream_day`
@@ -14,12 +17,13 @@ The errors themselves are in `adapters.base`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
+from msgspec import Meta
 
 from adapters.base import ChannelAdapter, ControlTotalsMismatch, StatementFormatError
 from recon.domain import (
@@ -35,6 +39,11 @@ from recon.domain import (
 T = TypeVar("T")
 S = TypeVar("S")
 R = TypeVar("R")
+
+# A channel's id: a JSON integer or a string with something besides white space.
+ChannelId = int | Annotated[str, Meta(pattern=r"\S")]
+Amount = Annotated[int, Meta(ge=1, le=MAX_AMOUNT)]  # money on a line, VND
+Fee = Annotated[int, Meta(ge=0, le=MAX_AMOUNT)]
 
 
 # --- masking ------------------------------------------------------------------------------
@@ -61,15 +70,6 @@ _ASCII_DIGIT = re.compile("[0-9]")
 _ONLY_DIGITS = {code: None for code in range(128) if not chr(code).isdigit()}  # for translate
 
 
-def masked_raw(item: Mapping[str, Any], *fields: str) -> dict[str, Any]:
-    """A copy of a raw line with its payer number fields masked, fit to be stored."""
-    raw = dict(item)
-    for name in fields:
-        if isinstance(raw.get(name), str):
-            raw[name] = mask_number(raw[name])
-    return raw
-
-
 # --- decoding -----------------------------------------------------------------------------
 
 _JSON_OBJECT = msgspec.json.Decoder(dict[str, Any])
@@ -87,9 +87,9 @@ def decode_json_object(
 
 
 def typed_payload(
-    data: Mapping[str, Any], kind: type[T], *, channel: str, business_day: date | None
+    data: dict[str, Any], kind: type[T], *, channel: str, business_day: date | None
 ) -> T:
-    """Type a decoded envelope strictly (an int field takes no bool, float or string)."""
+    """Type a decoded answer strictly (an int field takes no bool, float or string)."""
     try:
         return msgspec.convert(data, kind, strict=True)
     except msgspec.ValidationError as exc:
@@ -98,123 +98,92 @@ def typed_payload(
         ) from exc
 
 
+class FieldFault(Exception):
+    """A post-decode check refused a field of a line (what msgspec cannot say: a local time,
+    a zero amount); `PageItems.build` names the line."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+# "Expected `int` >= 1 - at `$.transactions[3].amount`"
+_AT = re.compile(r"(?P<reason>.*) - at `(?P<path>[^`]*)`", re.DOTALL)
+_ITEM = re.compile(r"\[(?P<index>[0-9]+)\](?:\.(?P<field>\w+))?")
+_MISSING = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 @dataclass(frozen=True, slots=True)
-class LineReader:
-    """Reads the fields of one raw line; every fault names channel, day, line and field."""
+class PageItems:
+    """A page's raw items (as decoded, kept as the lines' `raw`), for naming the one at fault:
+    `page 2 item 3 (transId 4123)` and its field."""
 
-    item: Mapping[str, Any]
+    items: list[Any]
+    path: str  # where msgspec finds them in the page: "$.transactions"
+    id_field: str  # "transId"
+    page: int
     channel: str
-    business_day: date | None
-    label: str  # e.g. "page 2 item 3 (transId 2406001)"
+    business_day: date
 
-    def named(self, txn_id: str) -> LineReader:
-        return LineReader(self.item, self.channel, self.business_day, f"{self.label} ({txn_id})")
+    def build(self, typed: list[S], build: Callable[[S, dict[str, Any]], R]) -> list[R]:
+        """Each typed item with its raw one through `build`; a `FieldFault` names the line."""
+        built: list[R] = []
+        for index, item in enumerate(typed):
+            try:
+                built.append(build(item, self.items[index]))
+            except FieldFault as fault:
+                raise self._error(index, fault.field, fault.reason) from None
+        return built
 
-    def error(self, field_name: str, reason: str) -> StatementFormatError:
+    def refusal(self, exc: msgspec.ValidationError) -> StatementFormatError:
+        """What msgspec refused in the items, named by line and field."""
+        at = _AT.fullmatch(str(exc))
+        where = (
+            at and at["path"].startswith(self.path) and _ITEM.fullmatch(at["path"], len(self.path))
+        )
+        if not at or not where or int(where["index"]) >= len(self.items):
+            return StatementFormatError(
+                f"unexpected response shape: {exc}",
+                channel=self.channel,
+                business_day=self.business_day,
+            )
+        index, item, reason = int(where["index"]), self.items[int(where["index"])], at["reason"]
+        if not isinstance(item, dict):
+            return self._error(index, None, f"expected a JSON object, got {item!r}"[:300])
+        missing = _MISSING.fullmatch(reason)
+        field = missing["field"] if missing else where["field"]
+        id_fault = self._id_fault(item)
+        if id_fault is not None:  # the id is read first: a line without one is named by place
+            return self._error(index, self.id_field, id_fault)
+        if missing:
+            return self._error(index, field, "missing")
+        if field in item and repr(item[field]) not in reason:
+            reason = f"{reason} (value {_shown(item[field])})"
+        return self._error(index, field, reason)
+
+    def _id_fault(self, item: dict[str, Any]) -> str | None:
+        if item.get(self.id_field) is None:
+            return "missing"
+        try:
+            msgspec.convert(item[self.id_field], ChannelId, strict=True)
+        except msgspec.ValidationError as exc:
+            return f"{exc} (value {_shown(item[self.id_field])})"
+        return None
+
+    def _error(self, index: int, field: str | None, reason: str) -> StatementFormatError:
+        label = f"page {self.page} item {index + 1}"
+        item = self.items[index]
+        if field is not None and field != self.id_field and isinstance(item, dict):
+            label += f" ({self.id_field} {item[self.id_field]})"
         return StatementFormatError(
-            reason,
-            channel=self.channel,
-            business_day=self.business_day,
-            line=self.label,
-            field=field_name,
+            reason, channel=self.channel, business_day=self.business_day, line=label, field=field
         )
-
-    def required(self, field_name: str) -> Any:
-        if field_name not in self.item or self.item[field_name] is None:
-            raise self.error(field_name, "missing")
-        return self.item[field_name]
-
-    def text(self, field_name: str, *, default: str | None = None) -> str:
-        """A string field; absent or null gives `default`, or is an error without one."""
-        if default is not None and self.item.get(field_name) is None:
-            return default
-        value = self.required(field_name)
-        if not isinstance(value, str):
-            raise self.error(field_name, f"expected a string, got {value!r}")
-        return value
-
-    def integer(self, field_name: str) -> int:
-        value = self.required(field_name)
-        if type(value) is not int:  # bool is an int subclass and no integer here
-            raise self.error(field_name, f"expected a JSON integer, got {value!r}")
-        return value
-
-    def identifier(self, field_name: str) -> str:
-        """A channel's id: a JSON integer or a non-empty string, kept as a string."""
-        value = self.required(field_name)
-        if type(value) is int or (isinstance(value, str) and value.strip()):
-            return str(value)
-        raise self.error(field_name, f"expected an id, got {value!r}")
-
-    def amount(self, field_name: str, *, minimum: int = 1, signed: bool = False) -> int:
-        """Money: a JSON integer in [minimum, MAX_AMOUNT]; `signed` allows 0 < |v| <= MAX_AMOUNT."""
-        value = self.required(field_name)
-        if type(value) is not int:
-            raise self.error(field_name, f"amount must be a JSON integer, got {value!r}")
-        low = -MAX_AMOUNT if signed else minimum
-        if not low <= value <= MAX_AMOUNT or (signed and value == 0):
-            bounds = "0 < |amount|" if signed else f"{minimum} <="
-            raise self.error(field_name, f"amount {value} outside {bounds} <= {MAX_AMOUNT}")
-        return value
-
-    def local_time(self, field_name: str, layout: str) -> datetime:
-        """A local (UTC+7) time written in `layout`, returned aware in UTC."""
-        value = self.text(field_name)
-        fast = fixed_width_local_time(value, layout)
-        if fast is not None:
-            return fast
-        try:
-            moment = datetime.strptime(value, layout).replace(tzinfo=LOCAL_TZ)
-        except ValueError:
-            moment = None
-        # The round trip refuses what strptime tolerates, such as unpadded fields.
-        if moment is None or moment.strftime(layout) != value:
-            raise self.error(field_name, f"expected local time as {layout!r}, got {value!r}")
-        try:
-            return as_utc(moment)
-        except ValueError as exc:  # a time off the calendar in UTC (year 1, year 9999)
-            raise self.error(field_name, str(exc)) from None
-
-
-# --- the fast path --------------------------------------------------------------------------
-
-
-class NotPlain(Exception):
-    """A line the typed fast path will not judge; the field-by-field `LineReader` will."""
-
-
-def plain_id(value: object) -> str:
-    """`LineReader.identifier` for the fast path."""
-    if type(value) is int or (isinstance(value, str) and value.strip()):
-        return str(value)
-    raise NotPlain
-
-
-def read_items(
-    items: list[Any],
-    typed: type[list[S]],
-    fast: Callable[[S, dict[str, Any]], R],
-    careful: Callable[[int, Any], R],
-) -> list[R]:
-    """A page's items, typed in one strict `msgspec.convert` and built by `fast`; if anything
-    is off (conversion fails or `fast` raises `NotPlain`), every item goes through `careful`
-    (index from 1), which names the line and field at fault."""
-    try:
-        converted = msgspec.convert(items, typed, strict=True)
-        return [fast(one, item) for one, item in zip(converted, items, strict=True)]
-    except (msgspec.ValidationError, NotPlain):
-        return [careful(index, item) for index, item in enumerate(items, start=1)]
-
-
-def item_reader(item: Any, channel: str, business_day: date | None, label: str) -> LineReader:
-    """A reader for one raw item, which must be a JSON object."""
-    if not isinstance(item, dict):
-        raise StatementFormatError(
-            f"{label}: expected a JSON object, got {item!r}"[:300],
-            channel=channel,
-            business_day=business_day,
-        )
-    return LineReader(item, channel, business_day, label)
 
 
 # The channels' fixed-width layouts: the exact shape, and how to make it ISO 8601 for the C
@@ -228,22 +197,34 @@ _FIXED_WIDTH_LAYOUTS: dict[str, tuple[re.Pattern[str], Callable[[str], str]]] = 
 }
 
 
-def fixed_width_local_time(value: str, layout: str) -> datetime | None:
-    """`LineReader.local_time` without strptime for the usual layouts; None: ask strptime
-    (and, on the fast path, `NotPlain`).
+def local_time(value: object, layout: str, *, field: str) -> datetime:
+    """A local (UTC+7) time written exactly in `layout`, returned aware in UTC; else FieldFault.
 
-    Only for years since 1976 (`as_utc`'s fixed-offset range; earlier years, and what
-    `fromisoformat` would take that strptime's round trip refuses, go the careful way)."""
+    The usual layouts since 1976 (`as_utc`'s fixed-offset range) are read by `fromisoformat`
+    after an exact-shape check; anything else by strptime, refusing what does not print back
+    the same (strptime tolerates unpadded fields)."""
+    if value is None:
+        raise FieldFault(field, "missing")
+    if not isinstance(value, str):
+        raise FieldFault(field, f"expected a string, got {value!r}")
     known = _FIXED_WIDTH_LAYOUTS.get(layout)
-    if known is None or not known[0].fullmatch(value):
-        return None
+    if known is not None and known[0].fullmatch(value):
+        try:
+            local: datetime | None = datetime.fromisoformat(known[1](value))
+        except ValueError:
+            local = None  # strptime words the refusal
+        if local is not None and local.year >= FIXED_OFFSET_SINCE_YEAR:
+            return as_utc(local)
     try:
-        local = datetime.fromisoformat(known[1](value))
+        moment: datetime | None = datetime.strptime(value, layout).replace(tzinfo=LOCAL_TZ)
     except ValueError:
-        return None  # strptime words the refusal
-    if local.year < FIXED_OFFSET_SINCE_YEAR:
-        return None
-    return as_utc(local)
+        moment = None
+    if moment is None or moment.strftime(layout) != value:
+        raise FieldFault(field, f"expected local time as {layout!r}, got {value!r}")
+    try:
+        return as_utc(moment)
+    except ValueError as exc:  # a time off the calendar in UTC (year 1, year 9999)
+        raise FieldFault(field, str(exc)) from None
 
 
 # --- control totals -----------------------------------------------------------------------

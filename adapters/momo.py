@@ -11,7 +11,7 @@ import itertools
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Generic, TypeVar
 
 import httpx
 import msgspec
@@ -28,24 +28,20 @@ from adapters.base import (
     verify_hmac_sha256_hex,
 )
 from adapters.lines import (
-    LineReader,
-    NotPlain,
+    Amount,
+    ChannelId,
+    Fee,
+    PageItems,
     SuccessTally,
     check_control_totals,
     collect_day,
     decode_json_object,
-    item_reader,
     mask_number,
-    masked_raw,
-    plain_id,
-    read_items,
     typed_payload,
 )
 from recon.domain import (
-    MAX_AMOUNT,
     ChannelStatement,
     ControlTotals,
-    LineKind,
     LineStatus,
     StatementLine,
     business_day_of,
@@ -66,8 +62,15 @@ QUERY_ANSWER_SIGNED = (
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+Txn = TypeVar("Txn")
 
-class _StatementPage(msgspec.Struct, kw_only=True):
+
+# epoch milliseconds from 1970 to the last millisecond of 9999-12-31 in Hanoi: a time that
+# has a business day
+EpochMillis = Annotated[int, msgspec.Meta(ge=0, le=253_402_275_599_999)]
+
+
+class _StatementPage(msgspec.Struct, Generic[Txn], kw_only=True):
     """A successful statement page; unknown fields are tolerated, known ones typed strictly."""
 
     partnerCode: str
@@ -78,24 +81,29 @@ class _StatementPage(msgspec.Struct, kw_only=True):
     totalCount: int
     totalAmount: int
     resultCode: int
-    transactions: list[Any]  # each typed by `_lines_of`, which names a bad one
+    transactions: list[Txn]
     signature: str
     message: str = ""
 
 
-class _Txn(msgspec.Struct):
+class _Payment(msgspec.Struct, kw_only=True, tag_field="transType", tag="payment"):
     """The fields of a statement transaction that recon reads, typed as DESIGN 2.1 has them."""
 
-    transId: int | str
-    transType: str
-    amount: int
-    fee: int
+    transId: ChannelId
+    amount: Amount
+    fee: Fee
     resultCode: int
-    responseTime: int
+    responseTime: EpochMillis
     orderId: str
-    refundOf: int | str | None = None
     orderInfo: str | None = None
     payerPhone: str | None = None
+
+
+class _Refund(_Payment, kw_only=True, tag="refund"):
+    refundOf: ChannelId  # the payment's transId
+
+
+_Page = _StatementPage[_Payment | _Refund]
 
 
 def _request_ids() -> Callable[[], str]:
@@ -155,8 +163,8 @@ class MomoAdapter:
         page_number, total_pages = 1, 1
         # An empty day is one page saying totalPages 0 or 1; otherwise page until page = total.
         while page_number <= max(total_pages, 1):
-            page = await self._fetch_page(business_day, page_number)
-            lines = self._lines_of(page, business_day)
+            page, items = await self._fetch_page(business_day, page_number)
+            lines = items.build(page.transactions, self._line_of)
             tally.add(lines)
             reported.append(ControlTotals(count=page.totalCount, amount=page.totalAmount))
             total_pages = page.totalPages
@@ -218,7 +226,7 @@ class MomoAdapter:
 
     # --- one page -------------------------------------------------------------------------
 
-    async def _fetch_page(self, business_day: date, page_number: int) -> _StatementPage:
+    async def _fetch_page(self, business_day: date, page_number: int) -> tuple[_Page, PageItems]:
         def make_request() -> httpx.Request:
             request_id = self._new_request_id()
             day = business_day.isoformat()
@@ -238,7 +246,7 @@ class MomoAdapter:
             }
             return self._post(STATEMENT_PATH, body)
 
-        def read(response: httpx.Response) -> _StatementPage:
+        def read(response: httpx.Response) -> tuple[_Page, PageItems]:
             return self._read_page(response, business_day)
 
         return await request_with_retry(
@@ -283,7 +291,7 @@ class MomoAdapter:
                     business_day=business_day,
                 )
 
-    def _read_page(self, response: httpx.Response, business_day: date) -> _StatementPage:
+    def _read_page(self, response: httpx.Response, business_day: date) -> tuple[_Page, PageItems]:
         answer = decode_json_object(response.content, channel=self.name, business_day=business_day)
         self._check_result_code(answer, business_day)
         if answer.get("resultCode") != RESULT_OK:
@@ -292,7 +300,32 @@ class MomoAdapter:
                 channel=self.name,
                 business_day=business_day,
             )
-        page = typed_payload(answer, _StatementPage, channel=self.name, business_day=business_day)
+        try:
+            page = msgspec.convert(answer, _Page, strict=True)
+        except msgspec.ValidationError as exc:
+            # As on a good page: the envelope first, then its signature and echo, then the line.
+            envelope = typed_payload(
+                answer, _StatementPage[Any], channel=self.name, business_day=business_day
+            )
+            self._check_page(envelope, response, answer, business_day)
+            raise self._items(envelope, answer, business_day).refusal(exc) from exc
+        self._check_page(page, response, answer, business_day)
+        return page, self._items(page, answer, business_day)
+
+    def _items(
+        self, page: _StatementPage[Any], answer: dict[str, Any], business_day: date
+    ) -> PageItems:
+        return PageItems(
+            answer["transactions"], "$.transactions", "transId", page.page, self.name, business_day
+        )
+
+    def _check_page(
+        self,
+        page: _StatementPage[Any],
+        response: httpx.Response,
+        answer: dict[str, Any],
+        business_day: date,
+    ) -> None:
         signed = (
             f"accessKey={self._access_key}&date={page.date}&page={page.page}"
             f"&partnerCode={page.partnerCode}&requestId={page.requestId}"
@@ -306,74 +339,25 @@ class MomoAdapter:
                 business_day=business_day,
             )
         self._check_echo(response, answer, business_day)
-        return page
 
-    def _lines_of(self, page: _StatementPage, business_day: date) -> list[StatementLine]:
-        def careful(index: int, item: Any) -> StatementLine:
-            label = f"page {page.page} item {index}"
-            return self._line_of(item_reader(item, self.name, business_day, label))
-
-        return read_items(page.transactions, list[_Txn], self._typed_line, careful)
-
-    def _typed_line(self, txn: _Txn, item: dict[str, Any]) -> StatementLine:
-        """The fast path: what `_line_of` makes of a well-formed transaction, from its Struct.
-
-        Anything `_line_of` would refuse raises `NotPlain`, and the page is read again the
-        slow way, which words the error."""
-        txn_id = plain_id(txn.transId)
-        if txn.transType == "payment":
-            kind: LineKind = "payment"
-            refund_of = None
-        elif txn.transType == "refund":
-            kind, refund_of = "refund", plain_id(txn.refundOf)
-        else:
-            raise NotPlain
-        if not (0 < txn.amount <= MAX_AMOUNT and 0 <= txn.fee <= MAX_AMOUNT):
-            raise NotPlain
+    def _line_of(self, txn: _Payment, raw: dict[str, Any]) -> StatementLine:
+        # Epoch milliseconds, added as a timedelta: exact, no float rounding.
         paid_at = _EPOCH + timedelta(milliseconds=txn.responseTime)
-        if isinstance(txn.payerPhone, str):  # masked once, stored masked in the raw copy too
-            payer = mask_number(txn.payerPhone)
-            raw = {**item, "payerPhone": payer}
-        else:
-            payer, raw = None, dict(item)
+        payer = mask_number(txn.payerPhone)
+        if txn.payerPhone is not None:  # masked once, stored masked in the raw copy too
+            raw["payerPhone"] = payer
         return StatementLine(
             channel=self.name,
-            channel_txn_id=txn_id,
+            channel_txn_id=str(txn.transId),
             amount=txn.amount,
             fee=txn.fee,
-            kind=kind,
+            kind="refund" if isinstance(txn, _Refund) else "payment",
             status=status_of(txn.resultCode),
             paid_at=paid_at,
             business_day=business_day_of(paid_at),
             order_ref=txn.orderId or None,
-            refund_of=refund_of,
+            refund_of=str(txn.refundOf) if isinstance(txn, _Refund) else None,
             description=txn.orderInfo or "",
             payer=payer,
             raw=raw,
-        )
-
-    def _line_of(self, reader: LineReader) -> StatementLine:
-        txn_id = reader.identifier("transId")
-        reader = reader.named(f"transId {txn_id}")
-        trans_type = reader.text("transType")
-        if trans_type not in ("payment", "refund"):
-            raise reader.error("transType", f"expected 'payment' or 'refund', got {trans_type!r}")
-        kind: LineKind = "refund" if trans_type == "refund" else "payment"
-        refund_of = reader.identifier("refundOf") if kind == "refund" else None
-        # Epoch milliseconds, added as a timedelta: exact, no float rounding.
-        paid_at = _EPOCH + timedelta(milliseconds=reader.integer("responseTime"))
-        return StatementLine(
-            channel=self.name,
-            channel_txn_id=txn_id,
-            amount=reader.amount("amount"),
-            fee=reader.amount("fee", minimum=0),
-            kind=kind,
-            status=status_of(reader.integer("resultCode")),
-            paid_at=paid_at,
-            business_day=business_day_of(paid_at),
-            order_ref=reader.text("orderId") or None,
-            refund_of=refund_of,
-            description=reader.text("orderInfo", default=""),
-            payer=mask_number(reader.text("payerPhone", default="")),
-            raw=masked_raw(reader.item, "payerPhone"),
         )

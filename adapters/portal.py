@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -25,20 +25,18 @@ from adapters.base import (
     request_with_retry,
 )
 from adapters.lines import (
-    LineReader,
-    NotPlain,
+    Amount,
+    ChannelId,
+    Fee,
+    PageItems,
     SuccessTally,
     check_control_totals,
     collect_day,
     decode_json_object,
-    fixed_width_local_time,
-    item_reader,
-    plain_id,
-    read_items,
+    local_time,
     typed_payload,
 )
 from recon.domain import (
-    MAX_AMOUNT,
     ChannelStatement,
     ControlTotals,
     LineKind,
@@ -58,29 +56,34 @@ STATUS_OF: dict[str, LineStatus] = {
 }
 KIND_OF: dict[str, LineKind] = {"THANH_TOAN": "payment", "HOAN_TIEN": "refund"}
 
+Item = TypeVar("Item")
 
-class _StatementPage(msgspec.Struct, kw_only=True):
+
+class _StatementPage(msgspec.Struct, Generic[Item], kw_only=True):
     """One page of the day; unknown fields are tolerated, known ones typed strictly."""
 
     ngay: str
-    items: list[Any]  # each typed by `_lines_of`, which names a bad one
+    items: list[Item]
     tongSoGiaoDich: int
     tongSoTien: int
     nextCursor: str | None = None  # absent or null: the last page
 
 
-class _Item(msgspec.Struct):
+class _Item(msgspec.Struct, kw_only=True):
     """The fields of a statement item that recon reads, typed as DESIGN 2.2 has them."""
 
-    maGiaoDich: int | str
-    loaiGiaoDich: str
-    trangThai: str
-    thoiGianThanhToan: str
-    soTien: int
-    phiGiaoDich: int
+    maGiaoDich: ChannelId
+    loaiGiaoDich: Literal["THANH_TOAN", "HOAN_TIEN"]
+    trangThai: Literal["THANH_CONG", "THAT_BAI", "DANG_XU_LY", "DA_HUY"]
+    thoiGianThanhToan: str  # yyyyMMddHHmmss, read by `local_time`
+    soTien: Amount
+    phiGiaoDich: Fee
     maThamChieu: str | None = None
     maHoSo: str | None = None
     noiDung: str | None = None
+
+
+_Page = _StatementPage[_Item]
 
 
 class PortalAdapter:
@@ -123,8 +126,8 @@ class PortalAdapter:
         page_number = 0
         while True:
             page_number += 1
-            page = await self._fetch_page(business_day, cursor)
-            lines = self._lines_of(page, business_day, page_number)
+            page, items = await self._fetch_page(business_day, cursor, page_number)
+            lines = items.build(page.items, self._line_of)
             tally.add(lines)
             reported.append(ControlTotals(count=page.tongSoGiaoDich, amount=page.tongSoTien))
             await sink(lines)
@@ -165,7 +168,9 @@ class PortalAdapter:
             "X-Signature": hmac_sha256_base64(self._client_secret, message),
         }
 
-    async def _fetch_page(self, business_day: date, cursor: str | None) -> _StatementPage:
+    async def _fetch_page(
+        self, business_day: date, cursor: str | None, page_number: int
+    ) -> tuple[_Page, PageItems]:
         url = self.statement_url(business_day, cursor)
 
         def make_request() -> httpx.Request:
@@ -175,18 +180,21 @@ class PortalAdapter:
             request.headers.update(self.signed_headers(request.url))
             return request
 
-        def read(response: httpx.Response) -> _StatementPage:
+        def read(response: httpx.Response) -> tuple[_Page, PageItems]:
             body = decode_json_object(
                 response.content, channel=self.name, business_day=business_day
             )
-            page = typed_payload(body, _StatementPage, channel=self.name, business_day=business_day)
-            if page.ngay != business_day.isoformat():
-                raise StatementFormatError(
-                    f"asked for ngay {business_day}, answered for {page.ngay!r}",
-                    channel=self.name,
-                    business_day=business_day,
+            try:
+                page = msgspec.convert(body, _Page, strict=True)
+            except msgspec.ValidationError as exc:
+                # As on a good page: the envelope and its day first, then the line at fault.
+                envelope = typed_payload(
+                    body, _StatementPage[Any], channel=self.name, business_day=business_day
                 )
-            return page
+                self._check_day(envelope, business_day)
+                raise self._items(body, page_number, business_day).refusal(exc) from exc
+            self._check_day(page, business_day)
+            return page, self._items(body, page_number, business_day)
 
         return await request_with_retry(
             self._client,
@@ -197,60 +205,33 @@ class PortalAdapter:
             policy=self._policy,
         )
 
-    def _lines_of(
-        self, page: _StatementPage, business_day: date, page_number: int
-    ) -> list[StatementLine]:
-        def careful(index: int, item: Any) -> StatementLine:
-            label = f"page {page_number} item {index}"
-            return self._line_of(item_reader(item, self.name, business_day, label))
+    def _check_day(self, page: _StatementPage[Any], business_day: date) -> None:
+        if page.ngay != business_day.isoformat():
+            raise StatementFormatError(
+                f"asked for ngay {business_day}, answered for {page.ngay!r}",
+                channel=self.name,
+                business_day=business_day,
+            )
 
-        return read_items(page.items, list[_Item], self._typed_line, careful)
-
-    def _typed_line(self, typed: _Item, item: dict[str, Any]) -> StatementLine:
-        """The fast path: what `_line_of` makes of a well-formed item (else `NotPlain`)."""
-        txn_id = plain_id(typed.maGiaoDich)
-        kind, status = KIND_OF.get(typed.loaiGiaoDich), STATUS_OF.get(typed.trangThai)
-        paid_at = fixed_width_local_time(typed.thoiGianThanhToan, TIME_LAYOUT)
-        if kind is None or status is None or paid_at is None:
-            raise NotPlain
-        if not (0 < typed.soTien <= MAX_AMOUNT and 0 <= typed.phiGiaoDich <= MAX_AMOUNT):
-            raise NotPlain
-        return StatementLine(
-            channel=self.name,
-            channel_txn_id=txn_id,
-            amount=typed.soTien,
-            fee=typed.phiGiaoDich,
-            kind=kind,
-            status=status,
-            paid_at=paid_at,
-            business_day=business_day_of(paid_at),
-            order_ref=(typed.maThamChieu or "").strip() or None,
-            dossier_hint=(typed.maHoSo or "").strip() or None,
-            description=typed.noiDung or "",
-            raw=dict(item),
+    def _items(self, body: dict[str, Any], page_number: int, business_day: date) -> PageItems:
+        return PageItems(
+            body["items"], "$.items", "maGiaoDich", page_number, self.name, business_day
         )
 
-    def _line_of(self, reader: LineReader) -> StatementLine:
-        txn_id = reader.identifier("maGiaoDich")
-        reader = reader.named(f"maGiaoDich {txn_id}")
-        kind_code, status_code = reader.text("loaiGiaoDich"), reader.text("trangThai")
-        if kind_code not in KIND_OF:
-            raise reader.error("loaiGiaoDich", f"unknown transaction type {kind_code!r}")
-        if status_code not in STATUS_OF:
-            raise reader.error("trangThai", f"unknown status {status_code!r}")
-        paid_at = reader.local_time("thoiGianThanhToan", TIME_LAYOUT)
+    def _line_of(self, item: _Item, raw: dict[str, Any]) -> StatementLine:
+        paid_at = local_time(item.thoiGianThanhToan, TIME_LAYOUT, field="thoiGianThanhToan")
         return StatementLine(
             channel=self.name,
-            channel_txn_id=txn_id,
-            amount=reader.amount("soTien"),
-            fee=reader.amount("phiGiaoDich", minimum=0),
-            kind=KIND_OF[kind_code],
-            status=STATUS_OF[status_code],
+            channel_txn_id=str(item.maGiaoDich),
+            amount=item.soTien,
+            fee=item.phiGiaoDich,
+            kind=KIND_OF[item.loaiGiaoDich],
+            status=STATUS_OF[item.trangThai],
             paid_at=paid_at,
             business_day=business_day_of(paid_at),
             # A refund names its payment by carrying the payment's order ref: no refund_of here.
-            order_ref=reader.text("maThamChieu", default="").strip() or None,
-            dossier_hint=reader.text("maHoSo", default="").strip() or None,
-            description=reader.text("noiDung", default=""),
-            raw=dict(reader.item),
+            order_ref=(item.maThamChieu or "").strip() or None,
+            dossier_hint=(item.maHoSo or "").strip() or None,
+            description=item.noiDung or "",
+            raw=raw,
         )

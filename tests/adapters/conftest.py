@@ -6,17 +6,24 @@ The recorded payloads under fixtures/data/recorded/ are signed with these test c
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import itertools
 import json
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from adapters.bank import BankAdapter
 from adapters.base import RetryPolicy
+from adapters.momo import MomoAdapter
+from adapters.portal import PortalAdapter
 
 RECORDED = Path(__file__).resolve().parents[2] / "fixtures" / "data" / "recorded"
 
@@ -124,3 +131,185 @@ def host_tz(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     yield request.param
     monkeypatch.undo()
     time.tzset()
+
+
+# --- channel drivers: what the parametrised suite (test_channels.py) needs of each channel ---
+
+MOMO_PAGE_KEYS = [
+    "date", "page", "partnerCode", "requestId", "resultCode",
+    "totalAmount", "totalCount", "totalPages",
+]  # fmt: skip
+BANK_SETTLEMENT_ACCOUNT = "0011004455667"  # MoMo's settlement account at the ward's bank
+
+
+def momo_sign(message: str) -> str:
+    return hmac.new(MOMO_SECRET_KEY.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def momo_signed_answer(page: dict[str, Any]) -> dict[str, Any]:
+    """What a MoMo server signs: accessKey, then MOMO_PAGE_KEYS in that order."""
+    message = f"accessKey={MOMO_ACCESS_KEY}&" + "&".join(f"{k}={page[k]}" for k in MOMO_PAGE_KEYS)
+    return {**page, "signature": momo_sign(message)}
+
+
+def day_pages(channel: str, day: str = "2024-11-25") -> list[dict[str, Any]]:
+    """The recorded pages of a day, in order."""
+    stem = {"momo": "statement", "portal": "giao-dich", "bank": "transactions"}[channel]
+    pages = []
+    for number in itertools.count(1):
+        try:
+            pages.append(recorded(channel, f"{stem}-{day}-page{number}.json"))
+        except FileNotFoundError:
+            return pages
+    raise AssertionError("unreachable")
+
+
+def momo_server(pages: list[dict[str, Any]]) -> Handler:
+    """Answers each request with its page, echoing the requestId and signing afresh."""
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        sent = json.loads(request.content)
+        page = {**pages[sent["page"] - 1], "requestId": sent["requestId"], "page": sent["page"]}
+        return httpx.Response(200, json=momo_signed_answer(page))
+
+    return serve
+
+
+def portal_server(pages: list[dict[str, Any]]) -> Handler:
+    """Serves pages by cursor: none for the first, then each page's nextCursor."""
+    by_cursor = {None: pages[0]}
+    by_cursor.update({page["nextCursor"]: after for page, after in itertools.pairwise(pages)})
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=by_cursor[request.url.params.get("cursor")])
+
+    return serve
+
+
+def bank_server(pages: list[dict[str, Any]]) -> Handler:
+    def serve(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=pages[int(request.url.params["page"]) - 1])
+
+    return serve
+
+
+@dataclass(frozen=True, kw_only=True)
+class Driver:
+    """One channel as the shared tests see it."""
+
+    name: str
+    base_url: str
+    method: str
+    path: str
+    make: Callable[[httpx.AsyncClient, RetryPolicy], Any]  # the adapter
+    serve: Callable[[list[dict[str, Any]]], Handler]  # a server of these pages
+    items: Callable[[dict[str, Any]], list[dict[str, Any]]]  # a page's lines
+    day_of: Callable[[httpx.Request], str]  # the day a request asks for
+    secrets: tuple[str, ...]
+    lines_on_day: int  # distinct lines of the recorded 2024-11-25
+    pages_on_day: int
+    # Bad money on a recorded line: (page index, item index), the line's name, field -> values
+    bad_line: tuple[int, int]
+    bad_line_name: str
+    bad_values: dict[str, list[Any]]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _momo(client: httpx.AsyncClient, policy: RetryPolicy) -> MomoAdapter:
+    ids = (f"req-{n}" for n in itertools.count(1))
+    return MomoAdapter(
+        client,
+        base_url=MOMO_BASE_URL,
+        partner_code=MOMO_PARTNER_CODE,
+        access_key=MOMO_ACCESS_KEY,
+        secret_key=MOMO_SECRET_KEY,
+        retry_policy=policy,
+        new_request_id=lambda: next(ids),
+    )
+
+
+def _portal(client: httpx.AsyncClient, policy: RetryPolicy) -> PortalAdapter:
+    return PortalAdapter(
+        client,
+        base_url=PORTAL_BASE_URL,
+        client_id=PORTAL_CLIENT_ID,
+        client_secret=PORTAL_CLIENT_SECRET,
+        retry_policy=policy,
+        clock=lambda: 1732559404,
+    )
+
+
+def _bank(client: httpx.AsyncClient, policy: RetryPolicy) -> BankAdapter:
+    return BankAdapter(
+        client,
+        base_url=BANK_BASE_URL,
+        api_key=BANK_API_KEY,
+        settlement_accounts=[BANK_SETTLEMENT_ACCOUNT],
+        retry_policy=policy,
+    )
+
+
+# The outgoing record's amount is negative on purpose: only zero and non-integers are bad there.
+BAD_INCOMING_AMOUNTS = [p.values[0] for p in BAD_AMOUNTS if p.id != "negative"] + [
+    -(10**15) - 1,
+    -1.5,
+]
+
+DRIVERS = [
+    Driver(
+        name="momo",
+        base_url=MOMO_BASE_URL,
+        method="POST",
+        path="/v2/gateway/api/statement",
+        make=_momo,
+        serve=momo_server,
+        items=lambda page: page["transactions"],  # type: ignore[no-any-return]
+        day_of=lambda request: json.loads(request.content)["date"],  # type: ignore[no-any-return]
+        secrets=(MOMO_SECRET_KEY, MOMO_ACCESS_KEY),
+        lines_on_day=7,
+        pages_on_day=3,
+        bad_line=(0, 2),
+        bad_line_name="page 1 item 3 (transId 4123456789003)",
+        bad_values={
+            "amount": [p.values[0] for p in BAD_AMOUNTS],
+            "fee": [p.values[0] for p in BAD_FEES],
+        },
+    ),
+    Driver(
+        name="portal",
+        base_url=PORTAL_BASE_URL,
+        method="GET",
+        path="/api/v1/doi-soat/giao-dich",
+        make=_portal,
+        serve=portal_server,
+        items=lambda page: page["items"],  # type: ignore[no-any-return]
+        day_of=lambda request: request.url.params["ngay"],
+        secrets=(PORTAL_CLIENT_SECRET,),
+        lines_on_day=6,
+        pages_on_day=3,
+        bad_line=(1, 1),
+        bad_line_name="page 2 item 2 (maGiaoDich PT2411250004)",
+        bad_values={
+            "soTien": [p.values[0] for p in BAD_AMOUNTS],
+            "phiGiaoDich": [p.values[0] for p in BAD_FEES],
+        },
+    ),
+    Driver(
+        name="bank",
+        base_url=BANK_BASE_URL,
+        method="GET",
+        path="/v2/transactions",
+        make=_bank,
+        serve=bank_server,
+        items=lambda page: page["data"]["records"],  # type: ignore[no-any-return]
+        day_of=lambda request: request.url.params["fromDate"],
+        secrets=(BANK_API_KEY,),
+        lines_on_day=4,
+        pages_on_day=2,
+        bad_line=(1, 0),
+        bad_line_name="page 2 item 1 (id 88120344)",
+        bad_values={"amount": BAD_INCOMING_AMOUNTS},
+    ),
+]

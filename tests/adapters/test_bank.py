@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -14,22 +13,14 @@ import respx
 
 from adapters.bank import BankAdapter
 from adapters.base import (
-    ChannelAuthError,
-    ChannelUnavailable,
     ControlTotalsMismatch,
     RetryPolicy,
     StatementFormatError,
 )
 from recon.domain import ControlTotals, StatementLine
 from tests.adapters.conftest import (
-    BAD_AMOUNTS,
     BANK_API_KEY,
     BANK_BASE_URL,
-    FIVE_TRANSIENT_FAILURES,
-    FOUR_RETRY_DELAYS,
-    FOUR_TRANSIENT_FAILURES,
-    SleepRecorder,
-    failing_then,
     recorded,
     recorded_bytes,
 )
@@ -39,11 +30,6 @@ pytestmark = pytest.mark.respx(base_url=BANK_BASE_URL)
 DAY = date(2024, 11, 25)
 TRANSACTIONS = "/v2/transactions"
 MOMO_SETTLEMENT_ACCOUNT = "0011004455667"
-# The outgoing record's amount is negative on purpose: only zero and non-integers are bad there.
-BAD_INCOMING_AMOUNTS = [p for p in BAD_AMOUNTS if p.id != "negative"] + [
-    pytest.param(-(10**15) - 1, id="below--10^15"),
-    pytest.param(-1.5, id="negative-float"),
-]
 
 
 def _day_pages(day: str = "2024-11-25") -> list[dict[str, Any]]:
@@ -133,62 +119,6 @@ async def test_an_empty_day_is_one_page(
     assert statement.control == ControlTotals(count=0)
 
 
-async def test_four_transient_failures_are_survived(
-    respx_mock: respx.MockRouter,
-    http_client: httpx.AsyncClient,
-    retry_policy: RetryPolicy,
-    sleeps: SleepRecorder,
-) -> None:
-    route = respx_mock.get(TRANSACTIONS).mock(
-        side_effect=failing_then(FOUR_TRANSIENT_FAILURES, bank_server(_day_pages()))
-    )
-    statement = await _adapter(http_client, retry_policy).fetch_day(DAY)
-    assert len(statement.lines) == 4
-    assert route.call_count == 6
-    assert sleeps.delays == FOUR_RETRY_DELAYS
-
-
-async def test_fifth_consecutive_failure_raises_channel_unavailable_naming_channel_and_day(
-    respx_mock: respx.MockRouter, http_client: httpx.AsyncClient, retry_policy: RetryPolicy
-) -> None:
-    route = respx_mock.get(TRANSACTIONS).mock(
-        side_effect=failing_then(FIVE_TRANSIENT_FAILURES, bank_server(_day_pages()))
-    )
-    with pytest.raises(ChannelUnavailable) as caught:
-        await _adapter(http_client, retry_policy).fetch_day(DAY)
-    assert route.call_count == 5
-    assert (caught.value.channel, caught.value.business_day) == ("bank", DAY)
-    assert str(caught.value).startswith("bank 2024-11-25: gave up after 5 attempts")
-
-
-async def test_429_with_retry_after_is_honoured(
-    respx_mock: respx.MockRouter,
-    http_client: httpx.AsyncClient,
-    retry_policy: RetryPolicy,
-    sleeps: SleepRecorder,
-) -> None:
-    serve = bank_server(_day_pages())
-    answers = iter([httpx.Response(429, headers={"Retry-After": "2"})])
-    respx_mock.get(TRANSACTIONS).mock(
-        side_effect=lambda request: next(answers, None) or serve(request)
-    )
-    await _adapter(http_client, retry_policy).fetch_day(DAY)
-    assert sleeps.delays == [2.0]
-
-
-@pytest.mark.parametrize("status", [401, 403])
-async def test_401_and_403_are_auth_errors_not_retried(
-    respx_mock: respx.MockRouter,
-    http_client: httpx.AsyncClient,
-    retry_policy: RetryPolicy,
-    status: int,
-) -> None:
-    route = respx_mock.get(TRANSACTIONS).mock(return_value=httpx.Response(status))
-    with pytest.raises(ChannelAuthError):
-        await _adapter(http_client, retry_policy).fetch_day(DAY)
-    assert route.call_count == 1
-
-
 async def test_error_field_with_http_200_is_a_format_error(
     respx_mock: respx.MockRouter, http_client: httpx.AsyncClient, retry_policy: RetryPolicy
 ) -> None:
@@ -198,17 +128,6 @@ async def test_error_field_with_http_200_is_a_format_error(
         )
     )
     with pytest.raises(StatementFormatError, match="error 5: Khoảng thời gian không hợp lệ"):
-        await _adapter(http_client, retry_policy).fetch_day(DAY)
-    assert route.call_count == 1
-
-
-async def test_malformed_json_is_a_format_error_not_retried(
-    respx_mock: respx.MockRouter, http_client: httpx.AsyncClient, retry_policy: RetryPolicy
-) -> None:
-    route = respx_mock.get(TRANSACTIONS).mock(
-        return_value=httpx.Response(200, content=b'{"error": 0, "data": {"page": 1,')
-    )
-    with pytest.raises(StatementFormatError):
         await _adapter(http_client, retry_policy).fetch_day(DAY)
     assert route.call_count == 1
 
@@ -250,57 +169,3 @@ async def test_a_next_page_pointing_back_is_refused_instead_of_looping(
     respx_mock.get(TRANSACTIONS).mock(return_value=httpx.Response(200, json=page))
     with pytest.raises(StatementFormatError, match="points back"):
         await _adapter(http_client, retry_policy).fetch_day(date(2024, 11, 27))
-
-
-async def test_payment_at_235959_local_is_that_business_day_and_000000_the_next(
-    respx_mock: respx.MockRouter,
-    http_client: httpx.AsyncClient,
-    retry_policy: RetryPolicy,
-    host_tz: str,
-) -> None:
-    servers = {
-        "2024-11-25": bank_server(_day_pages()),
-        "2024-11-26": bank_server(_day_pages("2024-11-26")),
-    }
-    respx_mock.get(TRANSACTIONS).mock(
-        side_effect=lambda request: servers[request.url.params["fromDate"]](request)
-    )
-    adapter = _adapter(http_client, retry_policy)
-    late = (await adapter.fetch_day(DAY)).lines[-1]
-    early = (await adapter.fetch_day(date(2024, 11, 26))).lines[0]
-    assert late.paid_at == datetime(2024, 11, 25, 16, 59, 59, tzinfo=UTC)
-    assert late.business_day == date(2024, 11, 25)
-    assert early.paid_at == datetime(2024, 11, 25, 17, 0, 0, tzinfo=UTC)
-    assert early.business_day == date(2024, 11, 26)
-
-
-@pytest.mark.parametrize("value", BAD_INCOMING_AMOUNTS)
-async def test_bad_amounts_are_refused_naming_the_line(
-    respx_mock: respx.MockRouter,
-    http_client: httpx.AsyncClient,
-    retry_policy: RetryPolicy,
-    value: object,
-) -> None:
-    pages = _day_pages()
-    pages[1]["data"]["records"][0]["amount"] = value
-    respx_mock.get(TRANSACTIONS).mock(side_effect=bank_server(pages))
-    with pytest.raises(StatementFormatError) as caught:
-        await _adapter(http_client, retry_policy).fetch_day(DAY)
-    assert caught.value.line == "page 2 item 1 (id 88120344)"
-    assert caught.value.field == "amount"
-
-
-async def test_logs_never_carry_the_api_key(
-    respx_mock: respx.MockRouter,
-    http_client: httpx.AsyncClient,
-    retry_policy: RetryPolicy,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    respx_mock.get(TRANSACTIONS).mock(
-        side_effect=failing_then([503, httpx.ConnectError], bank_server(_day_pages()))
-    )
-    with caplog.at_level(logging.DEBUG):
-        await _adapter(http_client, retry_policy).fetch_day(DAY)
-    assert "retrying" in caplog.text
-    assert BANK_API_KEY not in caplog.text
-    assert BANK_API_KEY not in repr(_adapter(http_client, retry_policy))

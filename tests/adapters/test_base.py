@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
+import msgspec
 import pytest
 import respx
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.base import (
@@ -28,13 +29,17 @@ from adapters.base import (
     verify_hmac_sha256_hex,
 )
 from adapters.lines import (
-    LineReader,
+    Amount,
+    ChannelId,
+    Fee,
+    FieldFault,
     SuccessTally,
     check_control_totals,
     distinct_lines,
+    local_time,
     mask_number,
 )
-from recon.domain import MAX_AMOUNT, ControlTotals, StatementLine
+from recon.domain import LOCAL_TZ, MAX_AMOUNT, ControlTotals, StatementLine, as_utc, business_day_of
 from tests.adapters.conftest import (
     BAD_AMOUNTS,
     FIVE_TRANSIENT_FAILURES,
@@ -310,54 +315,117 @@ def test_masking_keeps_only_the_last_three_digits(value: str) -> None:
     assert mask_number(masked) == masked  # masking twice changes nothing
 
 
-# --- line fields --------------------------------------------------------------------------
+def careful_mask(value: str | None) -> str | None:
+    """The definition: every digit but the last three becomes `*`."""
+    if not value:
+        return None
+    digits = [i for i, ch in enumerate(value) if ch.isdigit()]
+    hidden = set(digits[:-3])
+    return "".join("*" if i in hidden else ch for i, ch in enumerate(value))
 
 
-def _reader(**item: object) -> LineReader:
-    return LineReader(item, "demo", DAY, "page 1 item 2").named("transId 42")
+@given(st.text(alphabet=st.sampled_from("0123456789 +-*().abcXYZ٣²"), max_size=24))
+def test_mask_number_is_the_definition(value: str) -> None:
+    assert mask_number(value) == careful_mask(value)
+
+
+# --- line field types -----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("value", BAD_AMOUNTS)
-def test_bad_amounts_are_refused_naming_line_and_field(value: object) -> None:
-    with pytest.raises(StatementFormatError) as caught:
-        _reader(amount=value).amount("amount")
-    assert caught.value.line == "page 1 item 2 (transId 42)"
-    assert caught.value.field == "amount"
-    assert "page 1 item 2 (transId 42), field 'amount'" in str(caught.value)
+def test_bad_amounts_are_refused_by_the_amount_type(value: object) -> None:
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert(value, Amount, strict=True)
 
 
 def test_amount_bounds_are_one_and_ten_to_the_fifteen() -> None:
-    assert _reader(amount=1).amount("amount") == 1
-    assert _reader(amount=MAX_AMOUNT).amount("amount") == MAX_AMOUNT
-    assert _reader(fee=0).amount("fee", minimum=0) == 0
-    with pytest.raises(StatementFormatError):
-        _reader(fee=-1).amount("fee", minimum=0)
-
-
-def test_signed_amount_takes_negatives_but_never_zero() -> None:
-    assert _reader(amount=-1500000).amount("amount", signed=True) == -1500000
-    for value in (0, -(10**15) - 1, -1.5):
-        with pytest.raises(StatementFormatError):
-            _reader(amount=value).amount("amount", signed=True)
-
-
-def test_local_time_is_read_as_utc_plus_seven() -> None:
-    moment = _reader(t="20241125235959").local_time("t", "%Y%m%d%H%M%S")
-    assert moment == datetime(2024, 11, 25, 16, 59, 59, tzinfo=UTC)
-
-
-@pytest.mark.parametrize("value", ["2024112523595", "20241125 235959", "20241325000000", 20241125])
-def test_local_time_refuses_what_is_not_exactly_the_layout(value: object) -> None:
-    with pytest.raises(StatementFormatError, match="field 't'"):
-        _reader(t=value).local_time("t", "%Y%m%d%H%M%S")
+    assert msgspec.convert(1, Amount, strict=True) == 1
+    assert msgspec.convert(MAX_AMOUNT, Amount, strict=True) == MAX_AMOUNT
+    assert msgspec.convert(0, Fee, strict=True) == 0
+    assert msgspec.convert(MAX_AMOUNT, Fee, strict=True) == MAX_AMOUNT
+    for value in (-1, MAX_AMOUNT + 1):
+        with pytest.raises(msgspec.ValidationError):
+            msgspec.convert(value, Fee, strict=True)
 
 
 def test_identifiers_are_integers_or_non_empty_strings() -> None:
-    assert _reader(id=4123456789001).identifier("id") == "4123456789001"
-    assert _reader(id="PT2411250001").identifier("id") == "PT2411250001"
-    for value in (True, "", "  ", 1.0, None):
-        with pytest.raises(StatementFormatError):
-            _reader(id=value).identifier("id")
+    assert msgspec.convert(4123456789001, ChannelId, strict=True) == 4123456789001
+    assert msgspec.convert("PT2411250001", ChannelId, strict=True) == "PT2411250001"
+    for value in (True, "", "  ", "\u00a0", 1.0, None):
+        with pytest.raises(msgspec.ValidationError):
+            msgspec.convert(value, ChannelId, strict=True)
+
+
+def test_local_time_is_read_as_utc_plus_seven() -> None:
+    moment = local_time("20241125235959", "%Y%m%d%H%M%S", field="t")
+    assert moment == datetime(2024, 11, 25, 16, 59, 59, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "value", ["2024112523595", "20241125 235959", "20241325000000", 20241125, None]
+)
+def test_local_time_refuses_what_is_not_exactly_the_layout(value: object) -> None:
+    with pytest.raises(FieldFault) as caught:
+        local_time(value, "%Y%m%d%H%M%S", field="t")
+    assert caught.value.field == "t"
+
+
+def careful_local_time(value: str, layout: str) -> datetime | None:
+    """The definition: strptime, refusing what does not print back the same."""
+    try:
+        moment = datetime.strptime(value, layout).replace(tzinfo=LOCAL_TZ)
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.strftime(layout) == value else None
+
+
+digits = st.text(alphabet="0123456789", min_size=1, max_size=4)
+
+
+@settings(max_examples=300)
+@given(
+    st.sampled_from(["%Y%m%d%H%M%S", "%Y-%m-%d %H:%M:%S"]),
+    st.one_of(
+        st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1)),
+        st.tuples(digits, digits, digits, digits, digits, digits),
+    ),
+)
+def test_local_times_read_as_strptime_reads_them(
+    layout: str, source: datetime | tuple[str, ...]
+) -> None:
+    if isinstance(source, datetime):
+        value = source.strftime(layout)
+    else:
+        value = "".join(source) if "-" not in layout else "{}-{}-{} {}:{}:{}".format(*source)
+    try:
+        read: datetime | None = local_time(value, layout, field="t")
+    except FieldFault:
+        read = None
+    assert read == careful_local_time(value, layout)
+    assert read is None or read.tzinfo is UTC
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1975, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    )
+)
+def test_business_day_of_a_utc_moment_is_its_date_in_ho_chi_minh(moment: datetime) -> None:
+    assert business_day_of(moment) == moment.astimezone(LOCAL_TZ).date()
+
+
+@given(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1)))
+def test_as_utc_takes_a_naive_moment_as_ho_chi_minh_local_time(moment: datetime) -> None:
+    converted = as_utc(moment)
+    assert converted == moment.replace(tzinfo=LOCAL_TZ).astimezone(UTC)
+    assert converted.tzinfo is UTC
+
+
+def test_business_day_of_other_zones_and_naive_moments() -> None:
+    bangkok = datetime(2024, 11, 25, 23, 30, tzinfo=UTC) - timedelta(hours=7)
+    assert business_day_of(bangkok.astimezone(LOCAL_TZ)) == date(2024, 11, 25)
+    with pytest.raises(ValueError, match="aware"):
+        business_day_of(datetime(2024, 11, 25, 12, 0))
 
 
 # --- control totals -----------------------------------------------------------------------
