@@ -118,15 +118,11 @@ def demo(ctx: click.Context, host: str, port: int, as_json: bool) -> None:
             sims.stop()
 
 
-def all_commands() -> list[click.Command]:
-    """Every `recon` command, domain commands imported (for a CLI that lists them all)."""
-    return [*recon_group.commands.values(), *map(domain_command, DOMAIN_COMMANDS)]
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point: every failure is one line on stderr and an exit status of DESIGN 6."""
-    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import DBAPIError, IntegrityError
 
+    from recon.db.errors import domain_error
     from recon.errors import ReconError
 
     quiet_library_logs()
@@ -143,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     except ReconError as exc:
         error_line(exc.detail)
         return exc.exit_code
+    except IntegrityError as exc:  # a broken constraint: a Conflict, as over HTTP
+        conflict = domain_error(exc)
+        error_line(conflict.detail)
+        return conflict.exit_code
     except DBAPIError as exc:
         reason = str(exc.orig).strip() if exc.orig else type(exc).__name__
         hint = " (is the schema at head? `recon db upgrade`)" if _schema_smell(reason) else ""

@@ -9,7 +9,6 @@ import gc
 import stat
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -52,10 +51,6 @@ def error_line(message: str, *, prefix: str = "recon: error: ") -> None:
     click.echo(prefix + " ".join(part for part in parts if part), err=True)
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 def parse_id(text: str, name: str) -> int:
     """A row's id: a whole number the database can hold, checked here (a larger one overflowed
     the SQLite driver: an internal error rather than "no such row")."""
@@ -63,13 +58,6 @@ def parse_id(text: str, name: str) -> int:
     if digits.isascii() and digits.isdigit() and 1 <= int(digits) <= MAX_ID:
         return int(digits)
     raise BadInput(f"{name}: {text!r} is not an id (a whole number from 1 to {MAX_ID})")
-
-
-def parse_day(text: str, option: str = "--date") -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise BadInput(f"{option}: {text!r} is not a date YYYY-MM-DD") from None
 
 
 def input_file(path: Path) -> Path:
@@ -96,13 +84,10 @@ def with_session(
 ) -> T:
     """Commands open their own session; they never borrow a request's. A command that only
     reads says so, and then never waits for SQLite's write lock."""
-    from recon.db.session import open_database
+    from recon.db.session import open_session
 
     async def go() -> T:
-        async with (
-            open_database(settings_of(ctx).database_url, read_only=read_only) as sessionmaker,
-            sessionmaker() as session,
-        ):
+        async with open_session(settings_of(ctx).database_url, read_only=read_only) as session:
             return await work(session)
 
     return run(go())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,11 @@ from sqlalchemy import func, select
 from fixtures.simulators.server import SimulatorProcess, spawn_simulators
 from fixtures.ward import generate_ward
 from recon.auth.service import create_user
+from recon.clock import utcnow
 from recon.db.migrate import upgrade
 from recon.db.models import Dossier
 from recon.db.session import open_database
-from recon.domain import LOCAL_TZ
+from recon.domain import business_day_of
 from recon.dossiers.imports import import_dossier_bytes
 from recon.runs.service import reconcile_day
 from recon.settings import Settings, load_settings
@@ -37,7 +38,7 @@ PORT_BASE = 9100
 
 
 def demo_range(today: date | None = None) -> tuple[date, date]:
-    today = today or datetime.now(LOCAL_TZ).date()
+    today = today or business_day_of(utcnow())
     end = today - timedelta(days=1)
     return end - timedelta(days=DEMO_DAYS - 1), end
 
@@ -111,7 +112,7 @@ async def load_demo(settings: Settings, start: date, end: date) -> dict[str, Any
                     username=username,
                     role=role,
                     password=DEMO_PASSWORD,
-                    now=datetime.now(UTC),
+                    now=utcnow(),
                 )
     opened = sum(run.cases_opened for run in runs)
     return {

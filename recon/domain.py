@@ -9,40 +9,33 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import MAXYEAR, UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
+
+from recon.vocab import LINE_KINDS, LINE_STATUSES, LineKind, LineStatus
 
 LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MAX_AMOUNT = 10**15
 MAX_ID = 2**63 - 1  # ids are BIGINT (SQLite INTEGER): a larger one cannot exist
 
-LineKind = Literal["payment", "refund", "settlement"]
-LineStatus = Literal["success", "failed", "pending", "reversed"]
-DossierState = Literal["received", "processing", "completed", "cancelled", "rejected"]
-
-LINE_KINDS: tuple[LineKind, ...] = ("payment", "refund", "settlement")
-LINE_STATUSES: tuple[LineStatus, ...] = ("success", "failed", "pending", "reversed")
-CASE_TYPES = (
-    "UNDERPAID",
-    "OVERPAID",
-    "DUPLICATE_PAYMENT",
-    "PAYMENT_ON_CLOSED_DOSSIER",
-    "UNMATCHED_PAYMENT",
-    "AMBIGUOUS_REFERENCE",
-    "UNMATCHED_REFUND",
-    "MISSING_IN_STATEMENT",
-    "STATUS_CONFLICT",
-    "CONTROL_TOTAL_MISMATCH",
-)
-DOSSIER_STATES: tuple[DossierState, ...] = (
-    "received",
-    "processing",
-    "completed",
-    "cancelled",
-    "rejected",
-)
+# the vocabularies adapters need, here beside the line they describe (all in recon.vocab)
+__all__ = [
+    "LINE_KINDS",
+    "LINE_STATUSES",
+    "LOCAL_TZ",
+    "MAX_AMOUNT",
+    "MAX_ID",
+    "ChannelStatement",
+    "ControlTotals",
+    "LineKind",
+    "LineStatus",
+    "StatementLine",
+    "as_utc",
+    "business_day_of",
+    "each_day",
+]
 
 
 # Asia/Ho_Chi_Minh has been UTC+7, without DST, since 13 June 1975: from 1976 on, a moment

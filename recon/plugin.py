@@ -1,23 +1,27 @@
-"""The one plugin that wires recon into Litestar: routes, DI, errors, lifespan and CLI."""
+"""The one plugin that wires recon into Litestar: routes, DI, errors and lifespan.
+
+The command line is not Litestar's: `recon` (recon.cli.main) is the one entry point.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from litestar import Litestar, Request, Router
 from litestar.config.app import AppConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.handlers import HTTPRouteHandler
-from litestar.plugins import CLIPluginProtocol, InitPluginProtocol
+from litestar.plugins import InitPluginProtocol
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.auth.guards import require_api_key
 from recon.cases.controllers import get_cases, get_one_case
+from recon.clock import Clock, utcnow
 from recon.days.controllers import get_days, post_close_day, post_reopen_day
 from recon.db.session import create_engine, create_read_sessionmaker, create_sessionmaker
 from recon.dossiers.controllers import post_dossier_batch, put_dossier, state_settings
@@ -32,9 +36,6 @@ from recon.web import TEMPLATES_DIR
 from recon.web.auth import require_web_user
 from recon.web.controllers import ledger_download, ledger_page, web_root
 from recon.web.format import register_filters
-
-if TYPE_CHECKING:
-    from click import Group
 
 # 10,000 dossiers of generous size; Litestar's default of 10 MB is too tight for that
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -59,9 +60,10 @@ def document_api_errors(handler: HTTPRouteHandler) -> None:
     handler.responses = {**error_responses(*API_ERRORS), **(handler.responses or {})}
 
 
-class ReconPlugin(InitPluginProtocol, CLIPluginProtocol):
-    def __init__(self, settings: Settings) -> None:
+class ReconPlugin(InitPluginProtocol):
+    def __init__(self, settings: Settings, *, clock: Clock = utcnow) -> None:
         self.settings = settings
+        self.clock = clock
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         api_handlers = [
@@ -99,6 +101,7 @@ class ReconPlugin(InitPluginProtocol, CLIPluginProtocol):
             {
                 "db_session": Provide(provide_db_session),
                 "settings": Provide(state_settings, sync_to_thread=False),
+                "clock": Provide(self._clock, sync_to_thread=False),
             }
         )
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
@@ -108,6 +111,10 @@ class ReconPlugin(InitPluginProtocol, CLIPluginProtocol):
         app_config.openapi_config = openapi_config()
         app_config.state.settings = self.settings
         return app_config
+
+    def _clock(self) -> Clock:
+        """The clock handlers read the time from (`clock: NamedDependency[Clock]`)."""
+        return self.clock
 
     @asynccontextmanager
     async def _database(self, app: Litestar) -> AsyncIterator[None]:
@@ -119,9 +126,3 @@ class ReconPlugin(InitPluginProtocol, CLIPluginProtocol):
             yield
         finally:
             await engine.dispose()
-
-    def on_cli_init(self, cli: Group) -> None:
-        from recon.cli import all_commands
-
-        for command in all_commands():
-            cli.add_command(command)

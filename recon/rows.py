@@ -1,9 +1,14 @@
-"""Reading rows from files and batches: shared by dossier and statement imports (DESIGN 2.4).
+"""Rows from files and batches, and what an import reports of them: shared by dossier and
+statement imports (DESIGN 2.4, 6).
 
 A CSV file is read a block at a time (`CsvReader`), so an import holds one batch of rows, not
 the file; every bad row is reported by `row` (the line number a spreadsheet shows: header = row
 1, blank lines skipped but counted), `column` (the header name) and `reason`. A file-level fault
 has `row` None. Whatever is read before a fault is found is the importer's to roll back.
+
+`RowError` is the one shape of a bad row: an import's summary lists them as they are
+(`{"row", "column", "reason"}`), an HTTP error names them as `FieldError`s
+(`{"field", "reason", "row"}`, `field_errors`), the wire shape every API error shares.
 """
 
 from __future__ import annotations
@@ -11,21 +16,50 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, ClassVar
 
 import msgspec
 
 from recon.domain import MAX_AMOUNT, as_utc
-from recon.errors import BadInput
+from recon.errors import BadInput, FieldError
+from recon.schemas import Out
 
 
 class RowError(msgspec.Struct, frozen=True):
+    """One bad row (`row` None for the whole file) or one bad column of it."""
+
+    # its name (component key and title) in the API's OpenAPI document, unchanged since the
+    # import summary had a type of its own for it
+    __qualname__ = "RejectedRow"
+    __schema_name__: ClassVar[str] = "RejectedRow"
+
     row: int | None
     column: str | None
     reason: str
+
+
+class ImportSummary(Out):
+    """DESIGN 6: what an import did. A rejected import has inserted 0 and updated 0."""
+
+    received: int
+    inserted: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    rejected: list[RowError] = msgspec.field(default_factory=list)
+
+
+def summary_of_errors(received: int, errors: Iterable[RowError]) -> ImportSummary:
+    """A rejected import's summary: its bad rows in file order, file-level faults first."""
+    rejected = sorted(errors, key=lambda r: (r.row is not None, r.row or 0, r.column or ""))
+    return ImportSummary(received=received, rejected=rejected)
+
+
+def field_errors(errors: Iterable[RowError], whole: str) -> list[FieldError]:
+    """Bad rows as an HTTP error names them; `whole` names a fault of no one column."""
+    return [FieldError(e.column or whole, e.reason, e.row) for e in errors]
 
 
 class FileRejected(Exception):

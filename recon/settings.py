@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 
 from recon.errors import SettingsError
+from recon.schemas import In
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/recon.db"
 CHANNEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -27,7 +28,7 @@ DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-class _Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class _Config(In):
     pass
 
 

@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from recon.clitools import json_option, now, parse_id, print_json, with_session
+from recon.clitools import json_option, parse_id, print_json, with_session
+from recon.clock import utcnow
 
 
 @click.group()
@@ -25,7 +26,9 @@ def apikeys_create(ctx: click.Context, name: str, scopes: tuple[str, ...], as_js
 
     key = with_session(
         ctx,
-        lambda s: service.create_api_key(db_session=s, name=name, scopes=list(scopes), now=now()),
+        lambda s: service.create_api_key(
+            db_session=s, name=name, scopes=list(scopes), now=utcnow()
+        ),
     )
     if as_json:
         print_json(key)
@@ -60,7 +63,7 @@ def apikeys_revoke(ctx: click.Context, key_id: str, as_json: bool) -> None:
 
     number = parse_id(key_id, "KEY_ID")
     key = with_session(
-        ctx, lambda s: service.revoke_api_key(db_session=s, key_id=number, now=now())
+        ctx, lambda s: service.revoke_api_key(db_session=s, key_id=number, now=utcnow())
     )
     print_json(key) if as_json else click.echo(f"API key {key.id} ({key.name}) revoked")
 
@@ -83,7 +86,7 @@ def users_create(ctx: click.Context, username: str, role: str, as_json: bool) ->
     user = with_session(
         ctx,
         lambda s: service.create_user(
-            db_session=s, username=username, role=role, password=password, now=now()
+            db_session=s, username=username, role=role, password=password, now=utcnow()
         ),
     )
     print_json(user) if as_json else click.echo(f"user {user.username} ({user.role}) created")

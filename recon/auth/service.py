@@ -18,8 +18,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recon.db.models import ROLES, ApiKey, User
+from recon.auth.schemas import ApiKeyOut, NewApiKey, UserOut
+from recon.db.models import ApiKey, User
 from recon.errors import BadInput, Conflict, FieldError, NotFound
+from recon.vocab import ROLES
 
 SCOPES = (
     "dossiers:write",
@@ -32,22 +34,6 @@ SCOPES = (
 KEY_PREFIX = "rk_"
 MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()
-
-
-class ApiKeyOut(msgspec.Struct, kw_only=True):
-    id: int
-    name: str
-    scopes: list[str]
-    key_id: str
-    created_at: datetime
-    revoked_at: datetime | None = None
-
-
-class NewApiKey(msgspec.Struct, kw_only=True):
-    id: int
-    name: str
-    scopes: list[str]
-    key: str  # shown once, never stored
 
 
 class Principal(msgspec.Struct, frozen=True):
@@ -137,13 +123,6 @@ async def authenticate_key(*, db_session: AsyncSession, key: str) -> Principal |
 
 
 # --- people -------------------------------------------------------------------------------
-
-
-class UserOut(msgspec.Struct, kw_only=True):
-    id: int
-    username: str
-    role: str
-    created_at: datetime
 
 
 def hash_password(password: str) -> str:

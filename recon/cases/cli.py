@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import click
 
-from recon.cases.schemas import CaseSummary
 from recon.cases.service import check_filter, list_cases
-from recon.clitools import json_option, parse_day, print_json, run, settings_of
-from recon.db.session import open_database
-from recon.settings import Settings
+from recon.clitools import json_option, print_json, settings_of, with_session
+from recon.dates import parse_date
 
 
 @click.group()
@@ -36,15 +32,16 @@ def cases_list(
     as_json: bool,
 ) -> None:
     """List cases (live ones by default)."""
-    found = run(
-        list_cases_once(
-            settings_of(ctx),
-            status=status,
-            day=None if day is None else parse_day(day),
-            case_type=case_type,
-            channel=channel,
-        )
+    settings = settings_of(ctx)
+    wanted = check_filter(
+        status=status,
+        day=None if day is None else parse_date(day, "--date"),
+        case_type=case_type,
+        channel=channel,
+        channels=settings.channel_names(),
     )
+    page = with_session(ctx, lambda s: list_cases(s, wanted), read_only=True)
+    found = page.cases
     if as_json:
         print_json(found)
         return
@@ -55,23 +52,3 @@ def cases_list(
             f"{case.id:>6}  {case.date}  {case.type:<26} {case.status:<9} "
             f"{case.channel or '-':<8} {case.dossier_code or '-':<22} {amounts}"
         )
-
-
-async def list_cases_once(
-    settings: Settings,
-    *,
-    status: str,
-    day: date | None,
-    case_type: str | None,
-    channel: str | None,
-) -> list[CaseSummary]:
-    wanted = check_filter(
-        status=status,
-        day=day,
-        case_type=case_type,
-        channel=channel,
-        channels=settings.channel_names(),
-    )
-    database = open_database(settings.database_url, read_only=True)
-    async with database as sessionmaker, sessionmaker() as session:
-        return (await list_cases(session, wanted)).cases

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.cases.schemas import STATUS_FILTERS, CaseDetail, CasePage
 from recon.cases.service import MAX_PAGE, check_filter, get_case, list_cases
-from recon.domain import CASE_TYPES, MAX_ID
+from recon.dates import parse_optional_date
+from recon.domain import MAX_ID
 from recon.settings import Settings
-from recon.system.params import optional_day
+from recon.vocab import CASE_TYPES
 
 READ = {"scope": "cases:read"}
 
@@ -46,7 +47,7 @@ async def get_cases(
 ) -> CasePage:
     wanted = check_filter(
         status=status,
-        day=optional_day(day, "date"),
+        day=parse_optional_date(day, "date"),
         case_type=case_type,
         channel=channel,
         channels=settings.channel_names(),

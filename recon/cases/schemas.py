@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-import msgspec
+from recon.schemas import Out
 
 STATUS_FILTERS = ("open", "resolved", "closed", "all")
 
 
-class CaseSummary(msgspec.Struct, kw_only=True):
+class CaseSummary(Out):
     id: int
     type: str
     status: str
@@ -23,7 +23,7 @@ class CaseSummary(msgspec.Struct, kw_only=True):
     explanation: str
 
 
-class CaseLineOut(msgspec.Struct, kw_only=True):
+class CaseLineOut(Out):
     channel: str
     channel_txn_id: str
     kind: str
@@ -37,7 +37,7 @@ class CaseLineOut(msgspec.Struct, kw_only=True):
     payer: str | None
 
 
-class CaseEventOut(msgspec.Struct, kw_only=True):
+class CaseEventOut(Out):
     at: datetime
     actor: str
     action: str
@@ -47,7 +47,7 @@ class CaseEventOut(msgspec.Struct, kw_only=True):
     note: str
 
 
-class CaseDetail(msgspec.Struct, kw_only=True):
+class CaseDetail(Out):
     id: int
     type: str
     status: str
@@ -68,7 +68,7 @@ class CaseDetail(msgspec.Struct, kw_only=True):
     history: list[CaseEventOut]
 
 
-class CasePage(msgspec.Struct, kw_only=True):
+class CasePage(Out):
     cases: list[CaseSummary]
     total: int
     counts_by_type: dict[str, int]

@@ -18,9 +18,10 @@ from recon.cases.schemas import (
     CasePage,
     CaseSummary,
 )
-from recon.db.models import LIVE_CASE_STATUSES, Case, CaseEvent, CaseLine, Dossier, StatementLineRow
-from recon.domain import CASE_TYPES, MAX_ID
+from recon.db.models import Case, CaseEvent, CaseLine, Dossier, StatementLineRow
+from recon.domain import MAX_ID
 from recon.errors import BadInput, FieldError, NotFound
+from recon.vocab import CASE_TYPES, LIVE_CASE_STATUSES
 
 MAX_PAGE = 1000
 Ts = TypeVarTuple("Ts")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import click
 
-from recon.clitools import json_option, now, parse_day, print_json, settings_of, with_session
-from recon.days.service import DayOut, close_day, day_events, list_days, reopen_day
+from recon.clitools import json_option, print_json, settings_of, with_session
+from recon.clock import utcnow
+from recon.dates import parse_date
+from recon.days.schemas import DayOut
+from recon.days.service import close_day, day_events, list_days, reopen_day
 
 
 def _print_day(day: DayOut, as_json: bool) -> None:
@@ -29,12 +32,12 @@ def days() -> None:
 @click.pass_context
 def days_close(ctx: click.Context, day: str, username: str, note: str, as_json: bool) -> None:
     """Close a business day for every channel; its ledger figures are frozen."""
-    when = parse_day(day)
+    when = parse_date(day, "--date")
     channels = settings_of(ctx).channel_names()
     closed = with_session(
         ctx,
         lambda s: close_day(
-            s, day=when, username=username, note=note, channels=channels, now=now()
+            s, day=when, username=username, note=note, channels=channels, now=utcnow()
         ),
     )
     _print_day(closed, as_json)
@@ -48,9 +51,9 @@ def days_close(ctx: click.Context, day: str, username: str, note: str, as_json: 
 @click.pass_context
 def days_reopen(ctx: click.Context, day: str, username: str, note: str, as_json: bool) -> None:
     """Reopen a closed business day (an approver's act)."""
-    when = parse_day(day)
+    when = parse_date(day, "--date")
     reopened = with_session(
-        ctx, lambda s: reopen_day(s, day=when, username=username, note=note, now=now())
+        ctx, lambda s: reopen_day(s, day=when, username=username, note=note, now=utcnow())
     )
     _print_day(reopened, as_json)
 

@@ -4,31 +4,16 @@ acts, and that person's role is checked as on the command line."""
 
 from __future__ import annotations
 
-import datetime as dt
-from datetime import UTC, datetime
-
-import msgspec
 from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recon.days.service import DayOut, close_day, list_days, reopen_day
-from recon.errors import BadInput, FieldError
+from recon.clock import Clock
+from recon.dates import parse_date
+from recon.days.schemas import DayAction, DayOut
+from recon.days.service import close_day, list_days, reopen_day
 from recon.settings import Settings
-
-
-class DayAction(msgspec.Struct, forbid_unknown_fields=True):
-    user: str
-    note: str
-
-
-def _day(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        reason = f"{text!r} is not a date YYYY-MM-DD"
-        raise BadInput(f"date: {reason}", [FieldError(field="date", reason=reason)]) from None
 
 
 @get("/days", opt={"scope": "ledger:read"}, summary="Days ever closed, and their state")
@@ -43,14 +28,15 @@ async def post_close_day(
     data: JSONBody[DayAction],
     db_session: NamedDependency[AsyncSession],
     settings: NamedDependency[Settings],
+    clock: NamedDependency[Clock],
 ) -> DayOut:
     return await close_day(
         db_session,
-        day=_day(date),
+        day=parse_date(date, "date"),
         username=data.user,
         note=data.note,
         channels=settings.channel_names(),
-        now=datetime.now(UTC),
+        now=clock(),
     )
 
 
@@ -58,8 +44,11 @@ async def post_close_day(
     "/days/{date:str}/reopen", opt={"scope": "days:write"}, status_code=200, summary="Reopen a day"
 )
 async def post_reopen_day(
-    date: FromPath[str], data: JSONBody[DayAction], db_session: NamedDependency[AsyncSession]
+    date: FromPath[str],
+    data: JSONBody[DayAction],
+    db_session: NamedDependency[AsyncSession],
+    clock: NamedDependency[Clock],
 ) -> DayOut:
     return await reopen_day(
-        db_session, day=_day(date), username=data.user, note=data.note, now=datetime.now(UTC)
+        db_session, day=parse_date(date, "date"), username=data.user, note=data.note, now=clock()
     )

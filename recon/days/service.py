@@ -16,30 +16,15 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.auth.service import find_user
-from recon.db.models import LIVE_CASE_STATUSES, Case, DayEvent, LedgerDay, User, table
+from recon.days.schemas import DayEventOut, DayOut
+from recon.db.models import Case, DayEvent, LedgerDay, User, table
 from recon.errors import BadInput, Conflict, FieldError, Forbidden
 from recon.ledger.service import snapshot_of_day
 from recon.statements.fetches import refuse_days_to_come
+from recon.vocab import LIVE_CASE_STATUSES
 
 CLOSERS = ("accountant", "approver", "admin")
 REOPENERS = ("approver",)
-
-
-class DayOut(msgspec.Struct, kw_only=True):
-    date: date
-    status: str
-    closed_at: datetime | None
-    closed_by: str | None
-    note: str
-    live_cases: list[int] = msgspec.field(default_factory=list)
-
-
-class DayEventOut(msgspec.Struct, kw_only=True):
-    date: date
-    action: str
-    user: str
-    at: datetime
-    note: str
 
 
 async def _actor(session: AsyncSession, username: str, roles: Sequence[str], act: str) -> User:

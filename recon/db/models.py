@@ -16,7 +16,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
@@ -24,37 +23,12 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
+from recon import vocab
+from recon.db.base import MAX_MONEY, check_in
+from recon.db.base import Base as Base  # where the migrations and tests look for it
 from recon.db.types import BigId, UTCDateTime
-from recon.domain import CASE_TYPES, DOSSIER_STATES, LINE_KINDS, LINE_STATUSES
-
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-MAX_MONEY = "1000000000000000"  # 10^15 VND, the bound of DESIGN 2.5
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
-RUN_STATUSES = ("running", "succeeded", "partial", "failed")
-FETCH_STATUSES = ("running", "succeeded", "failed")
-CASE_STATUSES = ("open", "reopened", "resolved", "closed")
-LIVE_CASE_STATUSES = ("open", "reopened")
-RESOLUTIONS = ("linked", "accepted", "refund_requested", "written_off", "channel_dispute")
-ROLES = ("accountant", "approver", "viewer", "admin")
-MATCH_RULES = ("payment_ref", "dossier_code", "text", "refund")
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-
 
 # --- dossiers -----------------------------------------------------------------------------
 
@@ -63,7 +37,7 @@ class Dossier(Base):
     __tablename__ = "dossiers"
     __table_args__ = (
         CheckConstraint(f"fee_amount >= 0 AND fee_amount <= {MAX_MONEY}", name="fee_amount"),
-        CheckConstraint(_in("state", DOSSIER_STATES), name="state"),
+        CheckConstraint(check_in("state", vocab.DOSSIER_STATES), name="state"),
         CheckConstraint(
             "(claimed_paid_channel IS NULL) = (claimed_paid_at IS NULL)", name="claim_complete"
         ),
@@ -128,8 +102,8 @@ class ChannelFetch(Base):
 
     __tablename__ = "channel_fetches"
     __table_args__ = (
-        CheckConstraint(_in("status", FETCH_STATUSES), name="status"),
-        CheckConstraint(_in("source", ("pull", "import")), name="source"),
+        CheckConstraint(check_in("status", vocab.FETCH_STATUSES), name="status"),
+        CheckConstraint(check_in("source", vocab.FETCH_SOURCES), name="source"),
         Index("ix_channel_fetches_channel_day", "channel", "business_day"),
     )
 
@@ -163,7 +137,7 @@ class ChannelDay(Base):
     __table_args__ = (
         UniqueConstraint("channel", "business_day", name="uq_channel_days_channel_day"),
         CheckConstraint(
-            "fetch_status IS NULL OR " + _in("fetch_status", ("succeeded", "failed")),
+            "fetch_status IS NULL OR " + check_in("fetch_status", ("succeeded", "failed")),
             name="fetch_status",
         ),
     )
@@ -185,8 +159,8 @@ class StatementLineRow(Base):
         UniqueConstraint("channel", "channel_txn_id", name="uq_statement_lines_channel_txn"),
         CheckConstraint(f"amount > 0 AND amount <= {MAX_MONEY}", name="amount"),
         CheckConstraint(f"fee >= 0 AND fee <= {MAX_MONEY}", name="fee"),
-        CheckConstraint(_in("kind", LINE_KINDS), name="kind"),
-        CheckConstraint(_in("status", LINE_STATUSES), name="status"),
+        CheckConstraint(check_in("kind", vocab.LINE_KINDS), name="kind"),
+        CheckConstraint(check_in("status", vocab.LINE_STATUSES), name="status"),
         # covering the ledger's aggregate, in its GROUP BY order (migration 0003)
         Index(
             "ix_statement_lines_day_channel_totals",
@@ -241,7 +215,7 @@ class LineStatusChange(Base):
 
 class Run(Base):
     __tablename__ = "runs"
-    __table_args__ = (CheckConstraint(_in("status", RUN_STATUSES), name="status"),)
+    __table_args__ = (CheckConstraint(check_in("status", vocab.RUN_STATUSES), name="status"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     business_day: Mapped[date] = mapped_column(Date, index=True)
@@ -274,7 +248,7 @@ class Match(Base):
     """The dossier a statement line currently resolves to, and why."""
 
     __tablename__ = "matches"
-    __table_args__ = (CheckConstraint(_in("rule", MATCH_RULES), name="rule"),)
+    __table_args__ = (CheckConstraint(check_in("rule", vocab.MATCH_RULES), name="rule"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     line_id: Mapped[int] = mapped_column(ForeignKey("statement_lines.id"), unique=True)
@@ -288,10 +262,11 @@ class Match(Base):
 class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
-        CheckConstraint(_in("type", CASE_TYPES), name="type"),
-        CheckConstraint(_in("status", CASE_STATUSES), name="status"),
+        CheckConstraint(check_in("type", vocab.CASE_TYPES), name="type"),
+        CheckConstraint(check_in("status", vocab.CASE_STATUSES), name="status"),
         CheckConstraint(
-            "resolution IS NULL OR " + _in("resolution", RESOLUTIONS), name="resolution"
+            "resolution IS NULL OR " + check_in("resolution", vocab.CASE_RESOLUTIONS),
+            name="resolution",
         ),
         # one case per identity until the engine closes it
         Index(
@@ -357,7 +332,7 @@ class LedgerDay(Base):
     """A business day's close state ("chốt sổ") and, once closed, its frozen figures."""
 
     __tablename__ = "ledger_days"
-    __table_args__ = (CheckConstraint(_in("status", ("open", "closed")), name="status"),)
+    __table_args__ = (CheckConstraint(check_in("status", vocab.DAY_STATUSES), name="status"),)
 
     business_day: Mapped[date] = mapped_column(Date, primary_key=True)
     status: Mapped[str] = mapped_column(String(8))
@@ -371,7 +346,7 @@ class DayEvent(Base):
     """Append-only: who closed or reopened which day, when, and why."""
 
     __tablename__ = "day_events"
-    __table_args__ = (CheckConstraint(_in("action", ("close", "reopen")), name="action"),)
+    __table_args__ = (CheckConstraint(check_in("action", vocab.DAY_ACTIONS), name="action"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     business_day: Mapped[date] = mapped_column(Date, index=True)
@@ -386,7 +361,7 @@ class DayEvent(Base):
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(check_in("role", vocab.ROLES), name="role"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)

@@ -117,6 +117,19 @@ async def open_database(
         await engine.dispose()
 
 
+@asynccontextmanager
+async def open_session(
+    database_url: str, *, read_only: bool = False
+) -> AsyncIterator[AsyncSession]:
+    """One session on an engine of its own (`open_database`): what a command that just needs a
+    session opens (`recon.clitools.with_session`)."""
+    async with (
+        open_database(database_url, read_only=read_only) as sessionmaker,
+        sessionmaker() as session,
+    ):
+        yield session
+
+
 def schema_revisions() -> list[str]:
     """Every migration's revision, oldest first, read from the migration files' names
     (`0004_….py`) rather than through Alembic, whose import would cost every command a tenth

@@ -7,8 +7,6 @@ strictly themselves, through the same path as JSON files.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, Response, post, put
@@ -18,27 +16,17 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, SkipValidation
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recon.clock import Clock
 from recon.dossiers.intake import upsert_dossiers
 from recon.dossiers.parsing import dossier_from_json, records_from_values
-from recon.dossiers.schemas import (
-    DossierBatchIn,
-    DossierIn,
-    DossierOut,
-    ImportSummary,
-    RejectedRow,
-)
+from recon.dossiers.schemas import DossierBatchIn, DossierIn, DossierOut
 from recon.dossiers.service import get_dossier
 from recon.errors import BadInput, Conflict, FieldError, MalformedBody
-from recon.rows import RowError
+from recon.rows import ImportSummary, field_errors
 from recon.settings import Settings
 
 MAX_BATCH = 10_000
 WRITE = {"scope": "dossiers:write"}
-
-
-def _field_errors(errors: Sequence[RowError | RejectedRow], whole: str) -> list[FieldError]:
-    """Faults in API words: one of the dossier as a whole (no column) is named `whole`."""
-    return [FieldError(e.column or whole, e.reason, e.row) for e in errors]
 
 
 def _actor(request: Request[Any, Any, Any]) -> str:
@@ -61,21 +49,22 @@ async def put_dossier(
     request: Request[Any, Any, Any],
     db_session: NamedDependency[AsyncSession],
     settings: NamedDependency[Settings],
+    clock: NamedDependency[Clock],
 ) -> Response[DossierOut]:
     result = dossier_from_json(data, row=None, channels=settings.channels, path_code=code)
     if isinstance(result, list):
         if any(e.column is None for e in result):  # not a JSON object at all
-            raise MalformedBody(result[0].reason, _field_errors(result, "body"))
-        raise BadInput("the dossier is invalid", _field_errors(result, "body"))
+            raise MalformedBody(result[0].reason, field_errors(result, "body"))
+        raise BadInput("the dossier is invalid", field_errors(result, "body"))
     outcome = await upsert_dossiers(
         db_session=db_session,
         rows=[(None, result)],
         source="api",
         actor=_actor(request),
-        now=datetime.now(UTC),
+        now=clock(),
     )
     if outcome.rejected:
-        errors = _field_errors(outcome.summary.rejected, "body")
+        errors = field_errors(outcome.summary.rejected, "body")
         error = Conflict if outcome.conflict else BadInput
         raise error(errors[0].reason, errors)
     created = outcome.actions[result.code_key] == "created"
@@ -89,6 +78,7 @@ async def post_dossier_batch(
     request: Request[Any, Any, Any],
     db_session: NamedDependency[AsyncSession],
     settings: NamedDependency[Settings],
+    clock: NamedDependency[Clock],
 ) -> ImportSummary:
     body: Any = data  # decoded JSON, not yet converted (see the module's docstring)
     items = body.get("dossiers") if isinstance(body, dict) else None
@@ -108,14 +98,14 @@ async def post_dossier_batch(
         errors=errors,
         source="batch",
         actor=_actor(request),
-        now=datetime.now(UTC),
+        now=clock(),
     )
     if outcome.rejected:
         rejected = outcome.summary.rejected
         raise BadInput(
             f"{len({r.row for r in rejected})} of {outcome.summary.received} dossiers are "
             "invalid; nothing was stored",
-            _field_errors(rejected, "dossiers"),
+            field_errors(rejected, "dossiers"),
         )
     return outcome.summary
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from recon.clitools import collector_paused
-from recon.db.session import open_database, refresh_statistics
-from recon.dossiers.intake import DossierIntake, summary_of_errors
+from recon.clock import utcnow
+from recon.db.session import open_session, refresh_statistics
+from recon.dossiers.intake import DossierIntake
 from recon.dossiers.parsing import BATCH, record_batches
-from recon.dossiers.schemas import ImportSummary
-from recon.rows import FileRejected, open_input_file
+from recon.rows import FileRejected, ImportSummary, open_input_file, summary_of_errors
 from recon.settings import Settings
 
 
@@ -35,12 +34,9 @@ async def _import(
     """Each batch is validated and written as it is read, inside one transaction: a bad row
     anywhere rolls back every batch before it (`DossierIntake.finish`)."""
     batches = record_batches(name, stream, channels=settings.channels, size=batch_size)
-    async with (
-        open_database(settings.database_url) as sessionmaker,
-        sessionmaker() as session,
-    ):
+    async with open_session(settings.database_url) as session:
         intake = DossierIntake(
-            session, source=source, actor=f"cli:{name}", now=datetime.now(UTC), bulk_load=True
+            session, source=source, actor=f"cli:{name}", now=utcnow(), bulk_load=True
         )
         try:
             with collector_paused():

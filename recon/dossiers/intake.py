@@ -9,7 +9,7 @@ so that every fault is reported, and `finish` rolls the whole intake back; other
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,9 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.db.bulk import BulkLoad
-from recon.db.chunks import chunks
 from recon.db.models import Dossier, DossierHistory, DossierPaymentRef, table
-from recon.dossiers.schemas import DossierRecord, ImportSummary, RejectedRow
+from recon.db.sets import chunks
+from recon.dossiers.schemas import DossierRecord
 from recon.dossiers.writes import (
     COMPARED,
     INSERT_BATCH,
@@ -31,7 +31,7 @@ from recon.dossiers.writes import (
     update_changed,
 )
 from recon.matching.normalize import ref_key
-from recon.rows import RowError
+from recon.rows import ImportSummary, RowError, summary_of_errors
 
 
 class UpsertOutcome(msgspec.Struct, kw_only=True):
@@ -45,12 +45,6 @@ class UpsertOutcome(msgspec.Struct, kw_only=True):
     @property
     def rejected(self) -> bool:
         return bool(self.summary.rejected)
-
-
-def summary_of_errors(received: int, errors: Iterable[RowError]) -> ImportSummary:
-    rejected = [RejectedRow(row=e.row, column=e.column, reason=e.reason) for e in errors]
-    rejected.sort(key=lambda r: (r.row is not None, r.row or 0, r.column or ""))
-    return ImportSummary(received=received, rejected=rejected)
 
 
 async def upsert_dossiers(

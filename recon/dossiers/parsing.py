@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 import msgspec
 
-from recon.domain import DOSSIER_STATES, as_utc
+from recon.domain import as_utc
 from recon.dossiers.schemas import CSV_OPTIONAL, CSV_REQUIRED, DossierIn, DossierRecord
 from recon.matching.normalize import code_key
 from recon.rows import (
@@ -24,6 +24,7 @@ from recon.rows import (
     parse_moment,
     parse_vnd,
 )
+from recon.vocab import DOSSIER_STATES
 
 _ARRAY_DECODER = msgspec.json.Decoder(list[Any])
 LIMITS = {"dossier_code": 64, "procedure_code": 64, "procedure_name": 500, "applicant": 300}

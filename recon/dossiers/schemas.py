@@ -8,6 +8,8 @@ from typing import Annotated
 import msgspec
 
 from recon.domain import MAX_AMOUNT
+from recon.rows import ImportSummary as ImportSummary  # where bench/intake.py looks for it
+from recon.schemas import In, Out
 
 FeeAmount = Annotated[int, msgspec.Meta(ge=0, le=MAX_AMOUNT)]
 
@@ -24,7 +26,7 @@ CSV_REQUIRED = (
 CSV_OPTIONAL = ("claimed_paid_channel", "claimed_paid_at", "claimed_channel_txn_id")
 
 
-class DossierIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class DossierIn(In):
     """One dossier as the one-stop system sends it. Decoded strictly: 1500.0 and "1500" fail."""
 
     dossier_code: str | None = None  # required in batches and files; PUT takes it from the path
@@ -40,7 +42,7 @@ class DossierIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     claimed_channel_txn_id: str | None = None
 
 
-class DossierBatchIn(msgspec.Struct, forbid_unknown_fields=True):
+class DossierBatchIn(In):
     """Up to 10,000 dossiers, all or nothing."""
 
     dossiers: list[DossierIn]
@@ -63,7 +65,7 @@ class DossierRecord(msgspec.Struct, frozen=True, kw_only=True):
     claimed_channel_txn_id: str | None
 
 
-class DossierOut(msgspec.Struct, kw_only=True):
+class DossierOut(Out):
     dossier_code: str
     procedure_code: str
     procedure_name: str
@@ -77,19 +79,3 @@ class DossierOut(msgspec.Struct, kw_only=True):
     claimed_channel_txn_id: str | None
     created_at: datetime
     updated_at: datetime
-
-
-class RejectedRow(msgspec.Struct, kw_only=True):
-    row: int | None
-    column: str | None
-    reason: str
-
-
-class ImportSummary(msgspec.Struct, kw_only=True):
-    """DESIGN 6: what an import did. A rejected import has inserted 0 and updated 0."""
-
-    received: int
-    inserted: int = 0
-    updated: int = 0
-    duplicates: int = 0
-    rejected: list[RejectedRow] = msgspec.field(default_factory=list)

@@ -17,8 +17,8 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.db.bulk import insert_tuples
-from recon.db.chunks import chunks
 from recon.db.models import Dossier, DossierHistory, DossierPaymentRef, table
+from recon.db.sets import chunks
 from recon.db.types import sqlite_text
 from recon.domain import business_day_of
 from recon.dossiers.schemas import DossierRecord

@@ -7,23 +7,11 @@ from pathlib import Path
 
 import click
 
-from recon.clitools import parse_day, run, settings_of
+from recon.clitools import settings_of, with_session
+from recon.dates import parse_date
 from recon.errors import BadInput
 from recon.ledger.exports import FORMATS, render_ledger
-from recon.ledger.schemas import Ledger
 from recon.ledger.service import build_ledger, check_range, ledger_channels
-from recon.settings import Settings
-
-
-async def ledger_once(settings: Settings, start: str, end: str, channel: str | None) -> Ledger:
-    from recon.db.session import open_database
-
-    channels = ledger_channels(settings, channel)
-    first, last = parse_day(start, "--from"), parse_day(end, "--to")
-    check_range(first, last, names=("--from", "--to"))  # in the CLI's words
-    database = open_database(settings.database_url, read_only=True)
-    async with database as sessionmaker, sessionmaker() as session:
-        return await build_ledger(session, first, last, channels)
 
 
 @click.command()
@@ -48,7 +36,10 @@ def ledger(
     if fmt not in FORMATS:
         raise BadInput(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
     settings = settings_of(ctx)
-    ledger_ = run(ledger_once(settings, start, end, channel))
+    channels = ledger_channels(settings, channel)
+    first, last = parse_date(start, "--from"), parse_date(end, "--to")
+    check_range(first, last, names=("--from", "--to"))  # in the CLI's words
+    ledger_ = with_session(ctx, lambda s: build_ledger(s, first, last, channels), read_only=True)
     data = render_ledger(ledger_, fmt, ward_name=settings.ward_name)
     if output is None:
         sys.stdout.buffer.write(data)

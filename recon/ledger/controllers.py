@@ -20,12 +20,12 @@ from litestar.openapi.spec import (
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recon.dates import parse_date
 from recon.errors import BadInput, FieldError
 from recon.ledger.exports import FORMATS, MEDIA_TYPES, export_filename, render_ledger
 from recon.ledger.schemas import Ledger
 from recon.ledger.service import build_ledger, ledger_channels
 from recon.settings import Settings
-from recon.system.params import query_day
 
 READ = {"scope": "ledger:read"}
 
@@ -78,7 +78,7 @@ async def get_ledger(
     format: Annotated[str | None, QueryParameter(enum=FORMATS)] = None,
 ) -> Response[bytes]:
     fmt = _wanted_format(format, request.headers.get("accept", ""))
-    first, last = query_day(start, "from"), query_day(to, "to")
+    first, last = parse_date(start, "from"), parse_date(to, "to")
     ledger = await build_ledger(db_session, first, last, ledger_channels(settings, channel))
     headers = {}
     if fmt != "json":

@@ -6,6 +6,8 @@ from datetime import date
 
 import msgspec
 
+from recon.schemas import Out
+
 FIGURES = (
     "payments_count",
     "payments_amount",
@@ -20,7 +22,7 @@ FIGURES = (
 )
 
 
-class LedgerFigures(msgspec.Struct, kw_only=True):
+class LedgerFigures(Out):
     """Counts and int VND. `net` = payments − refunds − fees, and may be negative."""
 
     payments_count: int = 0
@@ -50,7 +52,7 @@ class LedgerRow(LedgerFigures, kw_only=True):
     closed: bool = False
 
 
-class Ledger(msgspec.Struct, kw_only=True):
+class Ledger(Out):
     from_: date = msgspec.field(name="from")
     to: date
     rows: list[LedgerRow]

@@ -14,11 +14,12 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recon.db.models import LIVE_CASE_STATUSES, Case, LedgerDay, StatementLineRow
+from recon.db.models import Case, LedgerDay, StatementLineRow
 from recon.domain import each_day
 from recon.errors import BadInput, FieldError
 from recon.ledger.schemas import Ledger, LedgerFigures, LedgerRow
 from recon.settings import Settings
+from recon.vocab import LIVE_CASE_STATUSES
 
 MAX_RANGE_DAYS = 3 * 366
 

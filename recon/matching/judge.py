@@ -8,8 +8,9 @@ from datetime import date, timedelta
 
 from recon.matching import explain
 from recon.matching.types import CaseOut, ControlMismatch, Dossier, Line, Resolution
+from recon.vocab import CaseType, DossierState
 
-CLOSED_STATES = ("cancelled", "rejected")
+CLOSED_STATES: tuple[DossierState, ...] = ("cancelled", "rejected")
 
 
 def _latest(lines: Sequence[Line]) -> Line:
@@ -61,6 +62,7 @@ def judge_dossier(
 
 
 def _money_case(dossier: Dossier, fee: int, net: int, successful: Sequence[Line]) -> CaseOut | None:
+    kind: CaseType
     if net > 0 and dossier.state in CLOSED_STATES:
         kind, rule, text = (
             "PAYMENT_ON_CLOSED_DOSSIER",
@@ -182,7 +184,7 @@ def _claim_cases(
 
 def _line_case(
     line: Line,
-    kind: str,
+    kind: CaseType,
     *,
     dossier_id: int | None,
     expected: int | None,

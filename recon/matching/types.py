@@ -6,8 +6,7 @@ from datetime import date, datetime
 
 import msgspec
 
-MONEY_TYPES = ("PAYMENT_ON_CLOSED_DOSSIER", "DUPLICATE_PAYMENT", "OVERPAID", "UNDERPAID")
-LINE_TYPES = ("UNMATCHED_PAYMENT", "AMBIGUOUS_REFERENCE", "UNMATCHED_REFUND", "STATUS_CONFLICT")
+from recon.vocab import CaseType, DossierState, LineKind, LineStatus
 
 
 class Dossier(msgspec.Struct, frozen=True, kw_only=True):
@@ -15,7 +14,7 @@ class Dossier(msgspec.Struct, frozen=True, kw_only=True):
     code: str
     code_key: str  # normalised (DESIGN 3)
     fee: int
-    state: str
+    state: DossierState
     ref_keys: tuple[str, ...] = ()  # payment refs, upper-cased and trimmed
     claim_channel: str | None = None
     claim_day: date | None = None
@@ -27,8 +26,8 @@ class Line(msgspec.Struct, frozen=True, kw_only=True):
     channel: str
     txn_id: str
     amount: int
-    kind: str  # payment | refund | settlement
-    status: str  # success | failed | pending | reversed
+    kind: LineKind
+    status: LineStatus
     paid_at: datetime
     day: date
     order_ref: str | None = None
@@ -81,7 +80,7 @@ class Resolution(msgspec.Struct, frozen=True, kw_only=True):
 
 class CaseOut(msgspec.Struct, frozen=True, kw_only=True):
     identity: str
-    type: str
+    type: CaseType
     day: date
     channel: str | None
     dossier_id: int | None

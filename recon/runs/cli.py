@@ -10,28 +10,29 @@ from __future__ import annotations
 from datetime import date
 
 import click
-import msgspec
 
 from recon.clitools import (
     collector_paused,
     error_line,
     json_option,
-    parse_day,
     print_json,
     run,
     settings_of,
 )
+from recon.dates import parse_date
 from recon.db.session import open_database
 from recon.errors import Conflict
-from recon.runs.service import RunResult, reconcile_day
+from recon.runs.schemas import RunResult
+from recon.runs.service import reconcile_day
+from recon.schemas import Out
 from recon.settings import Settings
 from recon.statements.channels import channel_config
-from recon.statements.outcome import ChannelOutcome
+from recon.statements.schemas import ChannelOutcome
 
 EXIT_STATUS = {"succeeded": 0, "partial": 3, "failed": 1, "refused": 4}
 
 
-class RefusedRun(msgspec.Struct, kw_only=True):
+class RefusedRun(Out):
     """The JSON of a run refused before it began (a closed day, a held lease): no run."""
 
     run_id: None = None
@@ -58,7 +59,7 @@ def reconcile(
     # A run holds a day's lines, dossiers and cases (hundreds of thousands of small objects)
     # until it ends; the cyclic collector would walk them again and again, a fifth of the
     # engine's time. This process ends with the run and frees them all at once.
-    settings, when = settings_of(ctx), parse_day(day)
+    settings, when = settings_of(ctx), parse_date(day, "--date")
     try:
         with collector_paused():
             result = run(reconcile_once(settings, when, channel, pull=not no_pull))

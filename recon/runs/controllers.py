@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recon.dates import parse_optional_date
 from recon.db.models import Run
-from recon.domain import MAX_ID
-from recon.errors import FieldError, NotFound
-from recon.system.params import optional_day
+from recon.runs.schemas import RunOut
+from recon.runs.service import get_run, list_runs
 
 READ = {"scope": "runs:read"}
 MAX_RUNS = 500
-
-
-class RunOut(msgspec.Struct, kw_only=True):
-    run_id: int
-    date: date
-    channel: str | None
-    status: str
-    trigger: str
-    started_at: datetime
-    finished_at: datetime | None
-    result: dict[str, Any]
 
 
 def _out(run: Run) -> RunOut:
@@ -53,17 +40,10 @@ async def get_runs(
     ] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_RUNS)] = 50,
 ) -> list[RunOut]:
-    query = select(Run).order_by(Run.id.desc()).limit(limit)
-    wanted = optional_day(day, "date")
-    if wanted is not None:
-        query = query.where(Run.business_day == wanted)
-    return [_out(run) for run in (await db_session.execute(query)).scalars()]
+    runs = await list_runs(db_session=db_session, day=parse_optional_date(day, "date"), limit=limit)
+    return [_out(run) for run in runs]
 
 
 @get("/runs/{run_id:int}", opt=READ, summary="One run and its JSON")
 async def get_one_run(run_id: FromPath[int], db_session: NamedDependency[AsyncSession]) -> RunOut:
-    run = await db_session.get(Run, run_id) if 1 <= run_id <= MAX_ID else None
-    if run is None:
-        reason = f"no run with id {run_id}"
-        raise NotFound(reason, [FieldError("run_id", reason)])
-    return _out(run)
+    return _out(await get_run(db_session=db_session, run_id=run_id))

@@ -21,22 +21,8 @@ import msgspec
 from sqlalchemy import ColumnElement, Select, and_, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recon.db.models import (
-    LIVE_CASE_STATUSES,
-    Case,
-    CaseLine,
-    ChannelDay,
-    ChannelFetch,
-    Match,
-    StatementLineRow,
-    table,
-)
-from recon.matching.normalize import ref_key
-from recon.matching.types import ControlMismatch, EngineInput
-from recon.matching.types import Dossier as EngineDossier
-from recon.matching.types import Line as EngineLine
-from recon.runs import dossiers
-from recon.runs.sets import (
+from recon.db.models import Case, CaseLine, ChannelDay, ChannelFetch, Match, StatementLineRow, table
+from recon.db.sets import (
     as_text,
     dialect_of,
     fetch_json,
@@ -45,13 +31,12 @@ from recon.runs.sets import (
     json_object,
     one_of,
 )
-
-LINE_CASE_TYPES = (
-    "UNMATCHED_PAYMENT",
-    "AMBIGUOUS_REFERENCE",
-    "UNMATCHED_REFUND",
-    "STATUS_CONFLICT",
-)
+from recon.matching.normalize import ref_key
+from recon.matching.types import ControlMismatch, EngineInput
+from recon.matching.types import Dossier as EngineDossier
+from recon.matching.types import Line as EngineLine
+from recon.runs import candidates
+from recon.vocab import LINE_CASE_TYPES, LIVE_CASE_STATUSES
 
 _LINES = table(StatementLineRow)
 _MATCHES = table(Match)
@@ -143,15 +128,15 @@ async def load(
         if match is not None:
             stored[row[0].id] = match
 
-    index = await dossiers.candidates(session, open_lines, dialect)
+    index = await candidates.candidates(session, open_lines, dialect)
     given = dict(index.by_id)
     # judged besides the dossiers the open lines resolve to (the engine finds those): the
     # dossiers they were matched to before, claims, and dossiers changed since the last run
     judged = {m.dossier_id for m in stored.values()}
-    judged |= await dossiers.to_judge(session, day, since)
+    judged |= await candidates.to_judge(session, day, since)
     missing = judged - given.keys()
     if missing:
-        given.update(await dossiers.by_id(session, missing, dialect))
+        given.update(await candidates.by_id(session, missing, dialect))
 
     # every stored line of every dossier the engine may judge: the candidates hold the ones
     # the open lines resolve to

@@ -19,18 +19,11 @@ import msgspec
 from sqlalchemy import bindparam, delete, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recon.db.models import (
-    LIVE_CASE_STATUSES,
-    Case,
-    CaseEvent,
-    CaseLine,
-    Match,
-    StatementLineRow,
-    table,
-)
+from recon.db.models import Case, CaseEvent, CaseLine, Match, StatementLineRow, table
+from recon.db.sets import dialect_of, one_of, rows_of
 from recon.matching.types import CaseOut, Resolution
 from recon.runs.loader import StoredMatch
-from recon.runs.sets import dialect_of, one_of, rows_of
+from recon.vocab import LIVE_CASE_STATUSES
 
 ENGINE = "engine"
 CLOSE_REASON = "Không còn sai lệch: lần đối soát này không còn thấy trường hợp này."

@@ -1,4 +1,5 @@
-"""A run: pull (unless told not to), store, match, judge, persist — for one business day.
+"""Runs: making one (pull unless told not to, store, match, judge, persist — for one business
+day) and reading them back.
 
 The run takes the day's lease, pulls each channel (a failed channel makes the run partial and
 its claims are not judged), then matches and judges in one transaction, and marks the
@@ -8,24 +9,28 @@ channel-days it reconciled. Its JSON (DESIGN 6) is returned whatever the outcome
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import msgspec
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from recon.db.models import LIVE_CASE_STATUSES, Case, ChannelDay, Run
+from recon.clock import Clock, utcnow
+from recon.db.models import Case, ChannelDay, Run
 from recon.db.session import refresh_statistics
+from recon.db.sets import dialect_of
+from recon.domain import MAX_ID
+from recon.errors import FieldError, NotFound
 from recon.matching.engine import run_engine
 from recon.runs import lease, loader
 from recon.runs.persist import cases_in_scope, write_cases, write_matches
-from recon.runs.sets import dialect_of
+from recon.runs.schemas import RunResult
 from recon.settings import FileChannel, Settings
 from recon.statements.channels import channel_config
 from recon.statements.fetches import refuse_closed_days, refuse_days_to_come
-from recon.statements.outcome import ChannelOutcome
+from recon.statements.schemas import ChannelOutcome
+from recon.vocab import LIVE_CASE_STATUSES
 
 if TYPE_CHECKING:  # a run that pulls nothing never imports the HTTP client or the adapters
     import httpx
@@ -33,23 +38,6 @@ if TYPE_CHECKING:  # a run that pulls nothing never imports the HTTP client or t
     from adapters.base import RetryPolicy
 
 log = logging.getLogger("recon.runs")
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class RunResult(msgspec.Struct, kw_only=True):
-    """The run's JSON (DESIGN 6)."""
-
-    run_id: int | None
-    date: str
-    status: str
-    channels: dict[str, dict[str, Any]]
-    matched: int = 0
-    cases_opened: int = 0
-    cases_closed: int = 0
-    cases_open: int = 0
 
 
 def run_status(outcomes: dict[str, ChannelOutcome]) -> str:
@@ -69,7 +57,7 @@ async def reconcile_day(
     client: httpx.AsyncClient | None = None,
     trigger: str = "cli",
     retry_policy: RetryPolicy | None = None,
-    clock: Callable[[], datetime] = _utcnow,
+    clock: Clock = utcnow,
 ) -> RunResult:
     channels = [channel] if channel else settings.channel_names()
     for name in channels:
@@ -125,7 +113,7 @@ async def _pull_all(
     client: httpx.AsyncClient | None,
     run_id: int,
     retry_policy: RetryPolicy | None,
-    clock: Callable[[], datetime],
+    clock: Clock,
 ) -> dict[str, ChannelOutcome]:
     outcomes: dict[str, ChannelOutcome] = {}
     pulled = [
@@ -167,7 +155,7 @@ async def _match_and_judge(
     channels: list[str],
     outcomes: dict[str, ChannelOutcome],
     run_id: int,
-    clock: Callable[[], datetime],
+    clock: Clock,
 ) -> RunResult:
     file_fed = [
         n for n in settings.channel_names() if isinstance(settings.channels[n], FileChannel)
@@ -273,3 +261,23 @@ async def _mark_reconciled(
         elif row is not None and row.pulled_at is not None and outcomes[name].status != "failed":
             row.reconciled_at, row.last_run_id = now, run_id
     await session.flush()
+
+
+# --- reading runs -------------------------------------------------------------------------
+
+
+async def list_runs(*, db_session: AsyncSession, day: date | None, limit: int) -> list[Run]:
+    """The newest `limit` runs, of `day` only where given."""
+    query = select(Run).order_by(Run.id.desc()).limit(limit)
+    if day is not None:
+        query = query.where(Run.business_day == day)
+    return list((await db_session.execute(query)).scalars())
+
+
+async def get_run(*, db_session: AsyncSession, run_id: int) -> Run:
+    """One run, or NotFound naming `run_id`."""
+    run = await db_session.get(Run, run_id) if 1 <= run_id <= MAX_ID else None
+    if run is None:
+        reason = f"no run with id {run_id}"
+        raise NotFound(reason, [FieldError("run_id", reason)])
+    return run

@@ -10,13 +10,13 @@ from recon.clitools import (
     error_line,
     input_file,
     json_option,
-    parse_day,
     print_import_summary,
     print_json,
     refuse_rejected_import,
     run,
     settings_of,
 )
+from recon.dates import parse_date
 
 
 @click.group()
@@ -33,7 +33,7 @@ def statements_pull(ctx: click.Context, channel: str, day: str, as_json: bool) -
     """Pull and store one channel-day (no matching)."""
     from recon.statements.pull import pull_once
 
-    result = run(pull_once(settings_of(ctx), channel, parse_day(day)))
+    result = run(pull_once(settings_of(ctx), channel, parse_date(day, "--date")))
     if as_json:
         print_json(result)
     else:

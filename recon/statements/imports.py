@@ -11,8 +11,7 @@ every batch stored before it, and the fetch record with them. The fetch record's
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -20,21 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.files import BATCH, statement_batches
 from recon.clitools import collector_paused
+from recon.clock import Clock, utcnow
 from recon.db.bulk import BulkLoad
 from recon.db.models import StatementLineRow, table
 from recon.db.session import open_database, refresh_statistics
-from recon.dossiers.intake import summary_of_errors
-from recon.dossiers.schemas import ImportSummary
 from recon.errors import Conflict
-from recon.rows import FileRejected, open_input_file
+from recon.rows import FileRejected, ImportSummary, open_input_file, summary_of_errors
 from recon.settings import FileChannel, Settings
 from recon.statements.channels import channel_config
 from recon.statements.fetches import finish_fetch, record_fetch, refuse_closed_days
 from recon.statements.service import LineStore, StoreCounts
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 async def import_file(
@@ -45,7 +39,7 @@ async def import_file(
     with open_input_file(path) as stream:
         async with open_database(settings.database_url) as sessionmaker:
             return await _import(
-                sessionmaker, settings, channel, path.name, stream, _utcnow, batch_size
+                sessionmaker, settings, channel, path.name, stream, utcnow, batch_size
             )
 
 
@@ -56,7 +50,7 @@ async def import_statement_bytes(
     channel: str,
     name: str,
     data: bytes,
-    clock: Callable[[], datetime] = _utcnow,
+    clock: Clock = utcnow,
     batch_size: int = BATCH,
 ) -> ImportSummary:
     """A statement file already in memory (see `import_file`)."""
@@ -69,7 +63,7 @@ async def _import(
     channel: str,
     name: str,
     stream: BinaryIO,
-    clock: Callable[[], datetime],
+    clock: Clock,
     batch_size: int,
 ) -> ImportSummary:
     config = channel_config(settings, channel)
@@ -139,7 +133,7 @@ async def _start_fetch(
     channel: str,
     name: str,
     started: datetime,
-    clock: Callable[[], datetime],
+    clock: Clock,
 ) -> int:
     return await record_fetch(
         session,

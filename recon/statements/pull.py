@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.base import ChannelError, ControlTotalsMismatch, RetryPolicy
+from recon.clock import Clock, utcnow
 from recon.domain import ChannelStatement
 from recon.settings import Settings
 from recon.statements.channels import build_adapter, channel_config
@@ -21,14 +21,10 @@ from recon.statements.fetches import (
     refuse_closed_days,
     refuse_days_to_come,
 )
-from recon.statements.outcome import ChannelOutcome
+from recon.statements.schemas import ChannelOutcome
 from recon.statements.service import StoreCounts, store_lines
 
 log = logging.getLogger("recon.statements")
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 async def pull_channel_day(
@@ -40,7 +36,7 @@ async def pull_channel_day(
     client: httpx.AsyncClient,
     run_id: int | None = None,
     retry_policy: RetryPolicy | None = None,
-    clock: Callable[[], datetime] = _utcnow,
+    clock: Clock = utcnow,
 ) -> ChannelOutcome:
     """Fetch, check and store one channel's day; a failure stores no line and marks the day.
 
@@ -93,7 +89,7 @@ async def _record_failure(
     day: date,
     started: datetime,
     run_id: int | None,
-    clock: Callable[[], datetime],
+    clock: Clock,
 ) -> None:
     """A failed pull leaves a failed fetch record and a failed channel-day, and no line."""
     control: tuple[int | None, int | None] = (None, None)
@@ -131,7 +127,7 @@ async def _store_fetched(
     statement: ChannelStatement,
     started: datetime,
     run_id: int | None,
-    clock: Callable[[], datetime],
+    clock: Clock,
 ) -> StoreCounts:
     fetch_id = await record_fetch(
         session,

@@ -16,12 +16,12 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.db.bulk import insert_tuples
-from recon.db.chunks import chunks
 from recon.db.models import (
     LineStatusChange,
     StatementLineRow,
     table,
 )
+from recon.db.sets import chunks
 from recon.db.types import sqlite_text
 from recon.domain import StatementLine
 from recon.matching.normalize import ref_key

@@ -12,15 +12,17 @@ import logging
 import re
 from typing import Any
 
-import msgspec
 from litestar import Request, Response
 from litestar.exceptions import ClientException, HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import IntegrityError
 
+from recon.db.errors import domain_error
 from recon.errors import FieldError, RateLimited, ReconError
 from recon.rows import describe_decode_error
+from recon.schemas import Out
 
 log = logging.getLogger("recon.http")
 TITLES = {
@@ -53,7 +55,7 @@ _PARAMETER_SOURCES = frozenset({"query", "path", "header", "cookie"})
 _MISSING = re.compile(r"^Missing required (?P<kind>\w+) parameter '(?P<name>[^']*)'")
 
 
-class ErrorBody(msgspec.Struct, kw_only=True):
+class ErrorBody(Out):
     """Every error answer: `errors` names each field at fault (and the row, in a batch)."""
 
     status: int
@@ -184,6 +186,13 @@ def handle_recursion(
     return error_response(400, reason, [FieldError("body", reason)])
 
 
+def handle_integrity_error(
+    request: Request[Any, Any, Any], exc: IntegrityError
+) -> Response[dict[str, Any]]:
+    """A broken constraint is a conflict with what is stored (`recon.db.errors`)."""
+    return handle_recon_error(request, domain_error(exc))
+
+
 def handle_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error", exc_info=exc)
     return error_response(
@@ -195,5 +204,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ReconError: handle_recon_error,
     HTTPException: handle_http_exception,
     RecursionError: handle_recursion,
+    IntegrityError: handle_integrity_error,
     Exception: handle_unexpected,
 }

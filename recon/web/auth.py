@@ -23,8 +23,8 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 
 from recon.auth.service import find_user, hash_password, password_matches
-from recon.db.models import ROLES
 from recon.errors import NotFound
+from recon.vocab import ROLES
 
 CHALLENGE = 'Basic realm="recon", charset="UTF-8"'
 

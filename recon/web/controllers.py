@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -25,6 +25,8 @@ from litestar.response import Redirect, Template
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from recon.clock import Clock, utcnow
+from recon.dates import iso_date
 from recon.errors import BadInput, FieldError
 from recon.ledger.exports import MEDIA_TYPES, export_filename, render_ledger
 from recon.ledger.schemas import Ledger, LedgerFigures, LedgerRow
@@ -47,8 +49,8 @@ class DayGroup(msgspec.Struct, kw_only=True):
     rows: list[LedgerRow]
 
 
-def local_today(timezone: str) -> date:
-    return datetime.now(ZoneInfo(timezone)).date()
+def local_today(timezone: str, clock: Clock = utcnow) -> date:
+    return clock().astimezone(ZoneInfo(timezone)).date()
 
 
 def preset_range(preset: str, today: date) -> tuple[date, date]:
@@ -69,7 +71,7 @@ def _parse_day(text: str, label: str) -> date:
         if found:
             day, month, year = (int(part) for part in found.groups())
             return date(year, month, day)
-        return date.fromisoformat(text.strip())
+        return iso_date(text)
     except ValueError:
         raise BadInput(f"{label}: “{text}” không phải là một ngày hợp lệ (dd/mm/yyyy).") from None
 
@@ -152,12 +154,13 @@ def web_root() -> Redirect:
 async def ledger_page(
     db_session: NamedDependency[AsyncSession],
     settings: NamedDependency[Settings],
+    clock: NamedDependency[Clock],
     tu: FromQuery[str | None] = None,
     den: FromQuery[str | None] = None,
     kenh: FromQuery[str | None] = None,
     preset: FromQuery[str | None] = None,
 ) -> Template:
-    today = local_today(settings.timezone)
+    today = local_today(settings.timezone, clock)
     try:
         start, end = ledger_range(today, tu, den, preset)
         channels = selected_channels(kenh, list(settings.channels))
@@ -192,6 +195,7 @@ async def ledger_page(
 async def ledger_download(
     db_session: NamedDependency[AsyncSession],
     settings: NamedDependency[Settings],
+    clock: NamedDependency[Clock],
     tu: FromQuery[str | None] = None,
     den: FromQuery[str | None] = None,
     kenh: FromQuery[str | None] = None,
@@ -201,7 +205,7 @@ async def ledger_download(
     if dinh_dang not in ("csv", "xlsx"):
         reason = f"{dinh_dang!r} is not csv or xlsx"
         raise BadInput(f"dinh_dang: {reason}", [FieldError("dinh_dang", reason)])
-    start, end = ledger_range(local_today(settings.timezone), tu, den, None)
+    start, end = ledger_range(local_today(settings.timezone, clock), tu, den, None)
     ledger = await build_ledger(
         db_session, start, end, selected_channels(kenh, list(settings.channels))
     )

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from recon.db.models import Dossier, DossierHistory, DossierPaymentRef
 from recon.db.session import open_database
 from recon.dossiers.imports import import_dossier_file
-from recon.dossiers.schemas import ImportSummary
 from recon.dossiers.service import dossier_history, get_dossier
+from recon.rows import ImportSummary
 from recon.settings import Settings
 
 HEADER = "dossier_code,procedure_code,procedure_name,applicant,fee_amount,state,submitted_at,payment_refs"

@@ -25,7 +25,8 @@ from fixtures.simulators.server import SimulatorSet, run_simulators
 from recon.db.models import Case, CaseEvent, CaseLine, ChannelDay, Dossier, Match, StatementLineRow
 from recon.db.session import open_database
 from recon.dossiers.imports import import_dossier_bytes
-from recon.runs.service import RunResult, reconcile_day
+from recon.runs.schemas import RunResult
+from recon.runs.service import reconcile_day
 from recon.settings import Settings, load_settings
 
 pytestmark = pytest.mark.e2e

@@ -23,7 +23,8 @@ from recon.cases.schemas import CaseSummary
 from recon.cases.service import CaseFilter, list_cases
 from recon.db.session import open_database
 from recon.dossiers.imports import import_dossier_bytes
-from recon.runs.service import RunResult, reconcile_day
+from recon.runs.schemas import RunResult
+from recon.runs.service import reconcile_day
 from recon.settings import Settings, load_settings
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from recon.domain import CASE_TYPES
 from recon.ledger.exports import (
     CASE_TYPE_NAMES,
     export_filename,
@@ -25,6 +24,7 @@ from recon.ledger.exports import (
     parse_ledger_csv,
 )
 from recon.ledger.schemas import FIGURES, Ledger, LedgerFigures, LedgerRow
+from recon.vocab import CASE_TYPES
 
 BOM = b"\xef\xbb\xbf"
 JSON_ROW_FIELDS = [

@@ -11,7 +11,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from recon.matching.engine import run_engine
-from recon.matching.types import MONEY_TYPES, Dossier, EngineInput, Line
+from recon.matching.types import Dossier, EngineInput, Line
+from recon.vocab import MONEY_CASE_TYPES as MONEY_TYPES
 from tests.matching.builders import D1, dossier, line
 
 CHANNELS = ["momo", "portal", "bank"]

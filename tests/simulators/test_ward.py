@@ -40,7 +40,8 @@ from fixtures.ward import (
     synthetic_day,
     synthetic_dossiers,
 )
-from recon.domain import DOSSIER_STATES, LOCAL_TZ
+from recon.domain import LOCAL_TZ
+from recon.vocab import DOSSIER_STATES
 
 START, END = date(2024, 11, 18), date(2024, 12, 1)
 ROOT = Path(__file__).resolve().parents[2]

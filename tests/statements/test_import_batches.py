@@ -10,8 +10,8 @@ from sqlalchemy import func, insert, select
 
 from recon.db.models import ChannelFetch, LedgerDay, StatementLineRow
 from recon.db.session import open_database
-from recon.dossiers.schemas import ImportSummary
 from recon.errors import Conflict
+from recon.rows import ImportSummary
 from recon.settings import Settings
 from recon.statements.imports import import_statement_bytes
 

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from recon.db.models import CASE_TYPES
+from recon.vocab import CASE_TYPES
 from recon.web.format import CASE_TYPE_NAMES, FILTERS, ho_so, loai, ngay, ngay_ngan, so, vnd
 
 

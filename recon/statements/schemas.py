@@ -1,17 +1,18 @@
-"""A channel's part of a run or a pull, in a module of its own: a run that pulls nothing needs
-the type without importing the adapters, the HTTP client and the statement file readers."""
+"""The statements' shapes at our boundary (DESIGN 6). Plain Structs only: a run that pulls
+nothing imports them without the adapters, the HTTP client or the statement file readers."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import msgspec
+from recon.schemas import Out
+from recon.vocab import ChannelOutcomeStatus
 
 
-class ChannelOutcome(msgspec.Struct, kw_only=True):
+class ChannelOutcome(Out):
     """One channel's part of a run or pull (DESIGN 6)."""
 
-    status: str  # succeeded | failed | skipped
+    status: ChannelOutcomeStatus
     lines: int = 0
     inserted: int = 0
     duplicates: int = 0

@@ -1,15 +1,17 @@
-"""Many keys or rows bound as one parameter, and many rows read back as one JSON document.
+"""Binding sets of keys or rows to a query, and reading many rows back as one JSON document.
 
 A run names tens of thousands of lines and dossiers at once. An `IN (...)` list binds (and
 SQLAlchemy renders) one parameter per key, in chunks under each database's cap; an
 `executemany` binds and converts every row in Python. Here the whole set is one value instead:
 a JSON document that SQLite reads with `json_each`, or arrays PostgreSQL reads with `ANY` and
 `unnest`. The statement is compiled once and the database does the per-key work in C.
+Where a list is still bound key by key (`IN (...)` through the ORM), `chunks` splits it under
+both databases' caps on bound parameters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import msgspec
@@ -32,6 +34,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeEngine
 
 T = TypeVar("T")
+CHUNK = 500
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """`items` in slices of at most `size`: one `IN (...)` list each."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def dialect_of(session: AsyncSession) -> str:

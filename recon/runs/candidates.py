@@ -1,4 +1,4 @@
-"""The dossiers a run hands the engine: every candidate of rules 1–3 for the lines it re-resolves,
+"""Candidate dossiers for a run: every dossier rules 1–3 could pick for the lines it re-resolves,
 and the dossiers it judges besides (DESIGN 4), each read with its payment refs as one JSON
 document decoded into the engine's `Dossier`.
 """
@@ -12,12 +12,13 @@ import msgspec
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from recon.db.models import LIVE_CASE_STATUSES, Case, Dossier, DossierPaymentRef, Match, table
+from recon.db.models import Case, Dossier, DossierPaymentRef, Match, table
+from recon.db.sets import as_text, fetch_json, json_list, json_object, nested, one_of
 from recon.matching.normalize import code_key, normalise_text, ref_key
 from recon.matching.resolve import MIN_SEARCHED_CODE, DossierIndex
 from recon.matching.types import Dossier as EngineDossier
 from recon.matching.types import Line as EngineLine
-from recon.runs.sets import as_text, fetch_json, json_list, json_object, nested, one_of
+from recon.vocab import LIVE_CASE_STATUSES
 
 _DOSSIERS = table(Dossier)
 _REFS = table(DossierPaymentRef)
