@@ -10,25 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, Unpack
 
 import httpx
 import msgspec
 from msgspec import Meta
 
 from adapters.base import (
-    DEFAULT_TIMEOUT,
+    HttpOptions,
     PageSink,
-    RetryPolicy,
     StatementFormatError,
-    request_with_retry,
 )
 from adapters.lines import (
     ChannelId,
     FieldFault,
+    HttpAdapter,
     PageItems,
-    check_control_totals,
-    collect_day,
     decode_json_object,
     local_time,
     mask_number,
@@ -36,7 +33,6 @@ from adapters.lines import (
 )
 from recon.domain import (
     MAX_AMOUNT,
-    ChannelStatement,
     ControlTotals,
     StatementLine,
     business_day_of,
@@ -89,35 +85,21 @@ def _incoming_text(value: object, field: str) -> str:
     return value
 
 
-class BankAdapter:
+class BankAdapter(HttpAdapter):
     """Pulls incoming transfers of the ward's account for one local day."""
 
     def __init__(
         self,
         client: httpx.AsyncClient,
         *,
-        base_url: str,
         api_key: str,
         settlement_accounts: Iterable[str] = (),
         name: str = "bank",
-        page_size: int = 500,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        retry_policy: RetryPolicy | None = None,
+        **http: Unpack[HttpOptions],
     ) -> None:
-        self.name = name
-        self._client = client
-        self._base_url = base_url.rstrip("/")
+        super().__init__(client, name=name, **http)
         self._api_key = api_key
         self._settlement_accounts = frozenset(a.strip() for a in settlement_accounts if a.strip())
-        self._page_size = page_size
-        self._timeout = timeout
-        self._policy = retry_policy or RetryPolicy()
-
-    def __repr__(self) -> str:  # never show the key
-        return f"BankAdapter(name={self.name!r}, base_url={self._base_url!r})"
-
-    async def fetch_day(self, business_day: date) -> ChannelStatement:
-        return await collect_day(self, business_day)
 
     async def stream_day(self, business_day: date, sink: PageSink) -> ControlTotals:
         record_ids: set[str] = set()  # every record, outgoing too: what totalRecords counts
@@ -139,11 +121,8 @@ class BankAdapter:
                 )
             await sink(lines)
             page_number = page.nextPage
-        return check_control_totals(
-            reported=reported,
-            received=ControlTotals(count=len(record_ids), amount=None),
-            channel=self.name,
-            business_day=business_day,
+        return self._checked_totals(
+            reported, ControlTotals(count=len(record_ids), amount=None), business_day
         )
 
     async def _fetch_page(self, business_day: date, page_number: int) -> tuple[_Page, PageItems]:
@@ -190,14 +169,7 @@ class BankAdapter:
             self._check_page_number(page, page_number, business_day)
             return page, self._items(body, page_number, business_day)
 
-        return await request_with_retry(
-            self._client,
-            make_request,
-            read,
-            channel=self.name,
-            business_day=business_day,
-            policy=self._policy,
-        )
+        return await self._send(make_request, read, business_day)
 
     def _check_page_number(
         self, page: _TransactionsPage[Any], page_number: int, business_day: date

@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from email.utils import parsedate_to_datetime
-from typing import ClassVar, Literal, Protocol, TypeVar
+from typing import ClassVar, Literal, Protocol, Required, TypedDict, TypeVar
 
 import httpx
 
@@ -202,6 +202,15 @@ class RetryPolicy:
         if moment.tzinfo is None:
             return None
         return max(0.0, moment.timestamp() - self.clock())
+
+
+class HttpOptions(TypedDict, total=False):
+    """The keyword arguments every HTTP adapter takes alike (see `adapters.lines.HttpAdapter`)."""
+
+    base_url: Required[str]
+    page_size: int
+    timeout: httpx.Timeout
+    retry_policy: RetryPolicy | None
 
 
 class RetryableAnswer(Exception):

@@ -10,6 +10,8 @@
 * `distinct_lines`, `SuccessTally`, `check_control_totals`: control totals (a mismatch is a
   `ControlTotalsMismatch`)
 * `collect_day`: a whole day in memory from an adapter's `stream_day`
+* `HttpAdapter`: what the HTTP adapters share (settings, `repr` without secrets, `fetch_day`,
+  the retrying request, the control-totals check)
 
 The errors themselves are in `adapters.base`.
 """
@@ -22,10 +24,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
+import httpx
 import msgspec
 from msgspec import Meta
 
-from adapters.base import ChannelAdapter, ControlTotalsMismatch, StatementFormatError
+from adapters.base import (
+    DEFAULT_TIMEOUT,
+    ChannelAdapter,
+    ControlTotalsMismatch,
+    PageSink,
+    RetryPolicy,
+    StatementFormatError,
+    request_with_retry,
+)
 from recon.domain import (
     FIXED_OFFSET_SINCE_YEAR,
     LOCAL_TZ,
@@ -288,3 +299,56 @@ async def collect_day(adapter: ChannelAdapter, business_day: date) -> ChannelSta
         lines=distinct_lines(lines),
         control=control,
     )
+
+
+class HttpAdapter:
+    """What every HTTP channel adapter holds alike: client, base URL, page size, timeout and
+    retry policy; `repr` that never shows a credential; and the retrying request."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        base_url: str,
+        name: str,
+        page_size: int = 500,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        self.name = name
+        self._client = client
+        self._base_url = base_url.rstrip("/")
+        self._page_size = page_size
+        self._timeout = timeout
+        self._policy = retry_policy or RetryPolicy()
+
+    def __repr__(self) -> str:  # never show the keys
+        return f"{type(self).__name__}(name={self.name!r}, base_url={self._base_url!r})"
+
+    async def stream_day(self, business_day: date, sink: PageSink) -> ControlTotals:
+        raise NotImplementedError
+
+    async def fetch_day(self, business_day: date) -> ChannelStatement:
+        return await collect_day(self, business_day)
+
+    def _checked_totals(
+        self, reported: Iterable[ControlTotals], received: ControlTotals, business_day: date
+    ) -> ControlTotals:
+        return check_control_totals(
+            reported=reported, received=received, channel=self.name, business_day=business_day
+        )
+
+    async def _send(
+        self,
+        make_request: Callable[[], httpx.Request],
+        read: Callable[[httpx.Response], T],
+        business_day: date | None,
+    ) -> T:
+        return await request_with_retry(
+            self._client,
+            make_request,
+            read,
+            channel=self.name,
+            business_day=business_day,
+            policy=self._policy,
+        )

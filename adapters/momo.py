@@ -11,36 +11,32 @@ import itertools
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, Unpack
 
 import httpx
 import msgspec
 
 from adapters.base import (
-    DEFAULT_TIMEOUT,
     ChannelAuthError,
+    HttpOptions,
     PageSink,
     RetryableAnswer,
-    RetryPolicy,
     StatementFormatError,
     hmac_sha256_hex,
-    request_with_retry,
     verify_hmac_sha256_hex,
 )
 from adapters.lines import (
     Amount,
     ChannelId,
     Fee,
+    HttpAdapter,
     PageItems,
     SuccessTally,
-    check_control_totals,
-    collect_day,
     decode_json_object,
     mask_number,
     typed_payload,
 )
 from recon.domain import (
-    ChannelStatement,
     ControlTotals,
     LineStatus,
     StatementLine,
@@ -121,41 +117,27 @@ def status_of(result_code: int) -> LineStatus:
     return "pending" if result_code in PENDING_CODES else "failed"
 
 
-class MomoAdapter:
+class MomoAdapter(HttpAdapter):
     """Pulls MoMo statements and spot-checks single orders."""
 
     def __init__(
         self,
         client: httpx.AsyncClient,
         *,
-        base_url: str,
         partner_code: str,
         access_key: str,
         secret_key: str,
         name: str = "momo",
-        page_size: int = 500,
         lang: str = "vi",
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        retry_policy: RetryPolicy | None = None,
         new_request_id: Callable[[], str] | None = None,
+        **http: Unpack[HttpOptions],
     ) -> None:
-        self.name = name
-        self._client = client
-        self._base_url = base_url.rstrip("/")
+        super().__init__(client, name=name, **http)
         self._partner_code = partner_code
         self._access_key = access_key
         self._secret_key = secret_key
-        self._page_size = page_size
         self._lang = lang
-        self._timeout = timeout
-        self._policy = retry_policy or RetryPolicy()
         self._new_request_id = new_request_id or _request_ids()
-
-    def __repr__(self) -> str:  # never show the keys
-        return f"MomoAdapter(name={self.name!r}, base_url={self._base_url!r})"
-
-    async def fetch_day(self, business_day: date) -> ChannelStatement:
-        return await collect_day(self, business_day)
 
     async def stream_day(self, business_day: date, sink: PageSink) -> ControlTotals:
         tally = SuccessTally()
@@ -170,12 +152,7 @@ class MomoAdapter:
             total_pages = page.totalPages
             await sink(lines)
             page_number += 1
-        return check_control_totals(
-            reported=reported,
-            received=tally.totals(),
-            channel=self.name,
-            business_day=business_day,
-        )
+        return self._checked_totals(reported, tally.totals(), business_day)
 
     async def query_order(self, order_id: str) -> dict[str, Any]:
         """MoMo's query API for one order; the parsed, verified answer.
@@ -215,14 +192,7 @@ class MomoAdapter:
             self._check_echo(response, answer, None)
             return answer
 
-        return await request_with_retry(
-            self._client,
-            make_request,
-            read,
-            channel=self.name,
-            business_day=None,
-            policy=self._policy,
-        )
+        return await self._send(make_request, read, None)
 
     # --- one page -------------------------------------------------------------------------
 
@@ -249,14 +219,7 @@ class MomoAdapter:
         def read(response: httpx.Response) -> tuple[_Page, PageItems]:
             return self._read_page(response, business_day)
 
-        return await request_with_retry(
-            self._client,
-            make_request,
-            read,
-            channel=self.name,
-            business_day=business_day,
-            policy=self._policy,
-        )
+        return await self._send(make_request, read, business_day)
 
     def _post(self, path: str, body: dict[str, Any]) -> httpx.Request:
         return self._client.build_request(

@@ -10,34 +10,30 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import date
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, Unpack
 from urllib.parse import quote
 
 import httpx
 import msgspec
 
 from adapters.base import (
-    DEFAULT_TIMEOUT,
+    HttpOptions,
     PageSink,
-    RetryPolicy,
     StatementFormatError,
     hmac_sha256_base64,
-    request_with_retry,
 )
 from adapters.lines import (
     Amount,
     ChannelId,
     Fee,
+    HttpAdapter,
     PageItems,
     SuccessTally,
-    check_control_totals,
-    collect_day,
     decode_json_object,
     local_time,
     typed_payload,
 )
 from recon.domain import (
-    ChannelStatement,
     ControlTotals,
     LineKind,
     LineStatus,
@@ -86,37 +82,23 @@ class _Item(msgspec.Struct, kw_only=True):
 _Page = _StatementPage[_Item]
 
 
-class PortalAdapter:
+class PortalAdapter(HttpAdapter):
     """Pulls the portal payment platform's reconciliation statement (đối soát giao dịch)."""
 
     def __init__(
         self,
         client: httpx.AsyncClient,
         *,
-        base_url: str,
         client_id: str,
         client_secret: str,
         name: str = "portal",
-        page_size: int = 500,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
-        retry_policy: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
+        **http: Unpack[HttpOptions],
     ) -> None:
-        self.name = name
-        self._client = client
-        self._base_url = base_url.rstrip("/")
+        super().__init__(client, name=name, **http)
         self._client_id = client_id
         self._client_secret = client_secret
-        self._page_size = page_size
-        self._timeout = timeout
-        self._policy = retry_policy or RetryPolicy()
         self._clock = clock
-
-    def __repr__(self) -> str:  # never show the secret
-        return f"PortalAdapter(name={self.name!r}, base_url={self._base_url!r})"
-
-    async def fetch_day(self, business_day: date) -> ChannelStatement:
-        return await collect_day(self, business_day)
 
     async def stream_day(self, business_day: date, sink: PageSink) -> ControlTotals:
         tally = SuccessTally()
@@ -141,12 +123,7 @@ class PortalAdapter:
                     business_day=business_day,
                 )
             cursors_seen.add(cursor)
-        return check_control_totals(
-            reported=reported,
-            received=tally.totals(),
-            channel=self.name,
-            business_day=business_day,
-        )
+        return self._checked_totals(reported, tally.totals(), business_day)
 
     def statement_url(self, business_day: date, cursor: str | None) -> httpx.URL:
         """The page's URL with its query in the order ngay, cursor, limit, cursor encoded once."""
@@ -196,14 +173,7 @@ class PortalAdapter:
             self._check_day(page, business_day)
             return page, self._items(body, page_number, business_day)
 
-        return await request_with_retry(
-            self._client,
-            make_request,
-            read,
-            channel=self.name,
-            business_day=business_day,
-            policy=self._policy,
-        )
+        return await self._send(make_request, read, business_day)
 
     def _check_day(self, page: _StatementPage[Any], business_day: date) -> None:
         if page.ngay != business_day.isoformat():

@@ -28,9 +28,7 @@ class FieldError(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 class ReconError(Exception):
-    status_code = 500
-    title = "Internal Server Error"
-    exit_code = 1
+    status_code, title, exit_code = 500, "Internal Server Error", 1
 
     def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
         super().__init__(detail)
@@ -39,49 +37,35 @@ class ReconError(Exception):
 
 
 class SettingsError(ReconError):
-    title = "Configuration Error"
-    exit_code = 2
+    title, exit_code = "Configuration Error", 2
 
 
 class BadInput(ReconError):
-    status_code = 422
-    title = "Unprocessable Content"
-    exit_code = 2
+    status_code, title, exit_code = 422, "Unprocessable Content", 2
 
 
 class MalformedBody(BadInput):
-    status_code = 400
-    title = "Bad Request"
+    status_code, title = 400, "Bad Request"
 
 
 class Unauthorized(ReconError):
-    status_code = 401
-    title = "Unauthorized"
-    exit_code = 2
+    status_code, title, exit_code = 401, "Unauthorized", 2
 
 
 class Forbidden(ReconError):
-    status_code = 403
-    title = "Forbidden"
-    exit_code = 4
+    status_code, title, exit_code = 403, "Forbidden", 4
 
 
 class NotFound(ReconError):
-    status_code = 404
-    title = "Not Found"
-    exit_code = 2
+    status_code, title, exit_code = 404, "Not Found", 2
 
 
 class Conflict(ReconError):
-    status_code = 409
-    title = "Conflict"
-    exit_code = 4
+    status_code, title, exit_code = 409, "Conflict", 4
 
 
 class RateLimited(ReconError):
-    status_code = 429
-    title = "Too Many Requests"
-    exit_code = 1
+    status_code, title, exit_code = 429, "Too Many Requests", 1
 
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)

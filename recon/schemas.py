@@ -11,7 +11,7 @@ msgspec does not pass `kw_only` on to subclasses, so these bases' metaclass does
 
 from __future__ import annotations
 
-from typing import Any, dataclass_transform
+from typing import Any, Self, dataclass_transform
 
 import msgspec
 
@@ -33,4 +33,9 @@ class In(msgspec.Struct, metaclass=_NamedFields, forbid_unknown_fields=True):
 
 @dataclass_transform(kw_only_default=True, field_specifiers=(msgspec.field,))
 class Out(msgspec.Struct, metaclass=_NamedFields):
-    pass
+    @classmethod
+    def from_row(cls, row: object, **values: Any) -> Self:
+        """The shape of `row`: each field read from the row's attribute of the same name, except
+        those given in `values`."""
+        read = {name: getattr(row, name) for name in cls.__struct_fields__ if name not in values}
+        return cls(**read, **values)

@@ -1,29 +1,24 @@
 """Every status and kind the service knows, in one place: the words of DESIGN 1, 4 and 6.
 
 Each vocabulary is a `Literal` type (for the code) and a tuple of its values in order (for the
-database's CHECK constraints, validation messages and the OpenAPI enums). A pure module: the
+database's CHECK constraints, validation messages and the OpenAPI enums); where both exist the
+tuple is read from the type (`get_args`), so the two cannot drift apart. A pure module: the
 engine, the adapters (through `recon.domain`) and the database models all read it.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 # statement lines (DESIGN 1, 2.3)
 LineKind = Literal["payment", "refund", "settlement"]
 LineStatus = Literal["success", "failed", "pending", "reversed"]
-LINE_KINDS: tuple[LineKind, ...] = ("payment", "refund", "settlement")
-LINE_STATUSES: tuple[LineStatus, ...] = ("success", "failed", "pending", "reversed")
+LINE_KINDS: tuple[LineKind, ...] = get_args(LineKind)
+LINE_STATUSES: tuple[LineStatus, ...] = get_args(LineStatus)
 
 # dossiers (DESIGN 1)
 DossierState = Literal["received", "processing", "completed", "cancelled", "rejected"]
-DOSSIER_STATES: tuple[DossierState, ...] = (
-    "received",
-    "processing",
-    "completed",
-    "cancelled",
-    "rejected",
-)
+DOSSIER_STATES: tuple[DossierState, ...] = get_args(DossierState)
 
 # cases (DESIGN 4): their types, the ones about a dossier's money and the ones about one line
 CaseType = Literal[
@@ -38,18 +33,7 @@ CaseType = Literal[
     "STATUS_CONFLICT",
     "CONTROL_TOTAL_MISMATCH",
 ]
-CASE_TYPES: tuple[CaseType, ...] = (
-    "UNDERPAID",
-    "OVERPAID",
-    "DUPLICATE_PAYMENT",
-    "PAYMENT_ON_CLOSED_DOSSIER",
-    "UNMATCHED_PAYMENT",
-    "AMBIGUOUS_REFERENCE",
-    "UNMATCHED_REFUND",
-    "MISSING_IN_STATEMENT",
-    "STATUS_CONFLICT",
-    "CONTROL_TOTAL_MISMATCH",
-)
+CASE_TYPES: tuple[CaseType, ...] = get_args(CaseType)
 MONEY_CASE_TYPES: tuple[CaseType, ...] = (
     "PAYMENT_ON_CLOSED_DOSSIER",
     "DUPLICATE_PAYMENT",
@@ -65,15 +49,15 @@ LINE_CASE_TYPES: tuple[CaseType, ...] = (
 
 # case states: open and reopened are live (they count as open everywhere)
 CaseStatus = Literal["open", "reopened", "resolved", "closed"]
-CASE_STATUSES: tuple[CaseStatus, ...] = ("open", "reopened", "resolved", "closed")
+CASE_STATUSES: tuple[CaseStatus, ...] = get_args(CaseStatus)
 LIVE_CASE_STATUSES: tuple[CaseStatus, ...] = ("open", "reopened")
 CASE_RESOLUTIONS = ("linked", "accepted", "refund_requested", "written_off", "channel_dispute")
 
 # runs and statement fetches; a run's channel part (DESIGN 6)
 RunStatus = Literal["running", "succeeded", "partial", "failed"]
-RUN_STATUSES: tuple[RunStatus, ...] = ("running", "succeeded", "partial", "failed")
+RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
 FetchStatus = Literal["running", "succeeded", "failed"]
-FETCH_STATUSES: tuple[FetchStatus, ...] = ("running", "succeeded", "failed")
+FETCH_STATUSES: tuple[FetchStatus, ...] = get_args(FetchStatus)
 FETCH_SOURCES = ("pull", "import")
 ChannelOutcomeStatus = Literal["succeeded", "failed", "skipped"]
 

@@ -75,17 +75,7 @@ async def create_api_key(
 
 async def list_api_keys(*, db_session: AsyncSession) -> list[ApiKeyOut]:
     rows = (await db_session.execute(select(ApiKey).order_by(ApiKey.id))).scalars()
-    return [
-        ApiKeyOut(
-            id=r.id,
-            name=r.name,
-            scopes=r.scopes.split(),
-            key_id=r.key_id,
-            created_at=r.created_at,
-            revoked_at=r.revoked_at,
-        )
-        for r in rows
-    ]
+    return [ApiKeyOut.from_row(r, scopes=r.scopes.split()) for r in rows]
 
 
 async def revoke_api_key(*, db_session: AsyncSession, key_id: int, now: datetime) -> ApiKeyOut:
@@ -95,14 +85,7 @@ async def revoke_api_key(*, db_session: AsyncSession, key_id: int, now: datetime
     if row.revoked_at is None:
         row.revoked_at = now
         await db_session.commit()
-    return ApiKeyOut(
-        id=row.id,
-        name=row.name,
-        scopes=row.scopes.split(),
-        key_id=row.key_id,
-        created_at=row.created_at,
-        revoked_at=row.revoked_at,
-    )
+    return ApiKeyOut.from_row(row, scopes=row.scopes.split())
 
 
 async def authenticate_key(*, db_session: AsyncSession, key: str) -> Principal | None:

@@ -47,17 +47,7 @@ class CaseEventOut(Out):
     note: str
 
 
-class CaseDetail(Out):
-    id: int
-    type: str
-    status: str
-    date: date
-    channel: str | None
-    dossier_code: str | None
-    expected_amount: int | None
-    actual_amount: int | None
-    channel_txn_ids: list[str]
-    explanation: str
+class CaseDetail(CaseSummary):
     rule: str
     resolution: str | None
     close_reason: str | None

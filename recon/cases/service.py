@@ -116,17 +116,11 @@ async def list_cases(
     counts = {case_type: int(n) for case_type, n in totals}
     return CasePage(
         cases=[
-            CaseSummary(
-                id=case.id,
-                type=case.type,
-                status=case.status,
+            CaseSummary.from_row(
+                case,
                 date=case.business_day,
-                channel=case.channel,
                 dossier_code=code,
-                expected_amount=case.expected_amount,
-                actual_amount=case.actual_amount,
                 channel_txn_ids=txn_ids.get(case.id, []),
-                explanation=case.explanation,
             )
             for case, code in rows
         ],
@@ -155,38 +149,12 @@ async def get_case(session: AsyncSession, case_id: int) -> CaseDetail:
             select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
         )
     ).scalars()
-    line_list = [
-        CaseLineOut(
-            channel=line.channel,
-            channel_txn_id=line.channel_txn_id,
-            kind=line.kind,
-            status=line.status,
-            amount=line.amount,
-            fee=line.fee,
-            paid_at=line.paid_at,
-            business_day=line.business_day,
-            order_ref=line.order_ref,
-            description=line.description,
-            payer=line.payer,
-        )
-        for line in lines
-    ]
-    return CaseDetail(
-        id=case.id,
-        type=case.type,
-        status=case.status,
+    line_list = [CaseLineOut.from_row(line) for line in lines]
+    return CaseDetail.from_row(
+        case,
         date=case.business_day,
-        channel=case.channel,
         dossier_code=dossier.dossier_code if dossier else None,
-        expected_amount=case.expected_amount,
-        actual_amount=case.actual_amount,
         channel_txn_ids=sorted(line.channel_txn_id for line in line_list),
-        explanation=case.explanation,
-        rule=case.rule,
-        resolution=case.resolution,
-        close_reason=case.close_reason,
-        created_at=case.created_at,
-        updated_at=case.updated_at,
         dossier=(
             {
                 "dossier_code": dossier.dossier_code,
@@ -201,15 +169,7 @@ async def get_case(session: AsyncSession, case_id: int) -> CaseDetail:
         ),
         lines=line_list,
         history=[
-            CaseEventOut(
-                at=event.at,
-                actor=event.actor,
-                action=event.action,
-                status_before=event.status_before,
-                status_after=event.status_after,
-                changes=msgspec.json.decode(event.changes),
-                note=event.note,
-            )
+            CaseEventOut.from_row(event, changes=msgspec.json.decode(event.changes))
             for event in events
         ],
     )

@@ -13,18 +13,6 @@ from recon.schemas import In, Out
 
 FeeAmount = Annotated[int, msgspec.Meta(ge=0, le=MAX_AMOUNT)]
 
-CSV_REQUIRED = (
-    "dossier_code",
-    "procedure_code",
-    "procedure_name",
-    "applicant",
-    "fee_amount",
-    "state",
-    "submitted_at",
-    "payment_refs",
-)
-CSV_OPTIONAL = ("claimed_paid_channel", "claimed_paid_at", "claimed_channel_txn_id")
-
 
 class DossierIn(In):
     """One dossier as the one-stop system sends it. Decoded strictly: 1500.0 and "1500" fail."""
@@ -40,6 +28,11 @@ class DossierIn(In):
     claimed_paid_channel: str | None = None
     claimed_paid_at: datetime | None = None
     claimed_channel_txn_id: str | None = None
+
+
+# a dossier file's columns: DossierIn's fields, the claim's three optional
+CSV_OPTIONAL = ("claimed_paid_channel", "claimed_paid_at", "claimed_channel_txn_id")
+CSV_REQUIRED = tuple(name for name in DossierIn.__struct_fields__ if name not in CSV_OPTIONAL)
 
 
 class DossierBatchIn(In):

@@ -29,21 +29,7 @@ async def get_dossier(*, db_session: AsyncSession, code: str) -> DossierOut:
             .order_by(DossierPaymentRef.id)
         )
     ).scalars()
-    return DossierOut(
-        dossier_code=dossier.dossier_code,
-        procedure_code=dossier.procedure_code,
-        procedure_name=dossier.procedure_name,
-        applicant=dossier.applicant,
-        fee_amount=dossier.fee_amount,
-        state=dossier.state,
-        submitted_at=dossier.submitted_at,
-        payment_refs=list(refs),
-        claimed_paid_channel=dossier.claimed_paid_channel,
-        claimed_paid_at=dossier.claimed_paid_at,
-        claimed_channel_txn_id=dossier.claimed_channel_txn_id,
-        created_at=dossier.created_at,
-        updated_at=dossier.updated_at,
-    )
+    return DossierOut.from_row(dossier, payment_refs=list(refs))
 
 
 async def dossier_history(*, db_session: AsyncSession, code: str) -> list[dict[str, Any]]:

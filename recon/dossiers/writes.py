@@ -27,17 +27,8 @@ from recon.matching.normalize import ref_key
 INSERT_BATCH = 5_000  # rows per Core executemany; well under the databases' parameter caps
 LOOKUP_BATCH = 5_000  # keys per IN (...): SQLite allows 32,766 parameters, asyncpg 32,767
 # the code's first spelling is kept: a later call may write it in another letter case
-COMPARED = (
-    "procedure_code",
-    "procedure_name",
-    "applicant",
-    "fee_amount",
-    "state",
-    "submitted_at",
-    "claimed_paid_channel",
-    "claimed_paid_at",
-    "claimed_channel_txn_id",
-)
+UNCOMPARED = ("dossier_code", "code_key", "payment_refs")  # the key, and refs kept apart
+COMPARED = tuple(name for name in DossierRecord.__struct_fields__ if name not in UNCOMPARED)
 _DOSSIER_COLUMNS = (
     "id",
     "dossier_code",

@@ -108,13 +108,10 @@ def _refund_below_zero(dossier: Dossier, successful: Sequence[Line]) -> CaseOut:
     if culprit is None:  # the refunds all came first: blame the last of them
         culprit = _latest([line for line in successful if line.kind == "refund"])
     net = net_of(successful)
-    return CaseOut(
-        identity=f"UNMATCHED_REFUND:{culprit.channel}:{culprit.txn_id}",
-        type="UNMATCHED_REFUND",
-        day=culprit.day,
-        channel=culprit.channel,
+    return _line_case(
+        culprit,
+        "UNMATCHED_REFUND",
         dossier_id=dossier.id,
-        line_ids=(culprit.id,),
         expected=None,
         actual=culprit.amount,
         rule="refund takes the dossier's net below 0",
@@ -153,13 +150,10 @@ def _claim_cases(
     if conflicting:
         line = _latest(conflicting)
         return [
-            CaseOut(
-                identity=f"STATUS_CONFLICT:{line.channel}:{line.txn_id}",
-                type="STATUS_CONFLICT",
-                day=line.day,
-                channel=line.channel,
+            _line_case(
+                line,
+                "STATUS_CONFLICT",
                 dossier_id=dossier.id,
-                line_ids=(line.id,),
                 expected=dossier.fee,
                 actual=net,
                 rule="claimed payment meets a failed or reversed line",

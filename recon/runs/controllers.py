@@ -20,14 +20,10 @@ MAX_RUNS = 500
 
 
 def _out(run: Run) -> RunOut:
-    return RunOut(
+    return RunOut.from_row(
+        run,
         run_id=run.id,
         date=run.business_day,
-        channel=run.channel,
-        status=run.status,
-        trigger=run.trigger,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
         result=msgspec.json.decode(run.result or "{}"),
     )
 

@@ -21,7 +21,7 @@ from recon.settings import (
 if TYPE_CHECKING:
     import httpx
 
-    from adapters.base import ChannelAdapter, RetryPolicy
+    from adapters.base import ChannelAdapter, HttpOptions, RetryPolicy
 
 
 def channel_config(settings: Settings, name: str) -> ChannelConfig:
@@ -49,41 +49,40 @@ def build_adapter(
     from adapters.portal import PortalAdapter
 
     config = channel_config(settings, name)
+    if isinstance(config, FileChannel):
+        raise BadInput(
+            f"channel {name!r} is fed by files: use `recon statements import --channel {name}`"
+        )
     secrets = settings.secrets.get(name, {})
-    timeout = httpx.Timeout(config.timeout_seconds, connect=min(5.0, config.timeout_seconds))
+    seconds = config.timeout_seconds
+    http: HttpOptions = {
+        "base_url": config.base_url,
+        "timeout": httpx.Timeout(seconds, connect=min(5.0, seconds)),
+        "retry_policy": retry_policy,
+    }
     match config:
         case MomoChannel():
             return MomoAdapter(
                 client,
-                base_url=config.base_url,
                 partner_code=config.partner_code,
                 access_key=secrets["access_key"],
                 secret_key=secrets["secret_key"],
                 name=name,
-                timeout=timeout,
-                retry_policy=retry_policy,
+                **http,
             )
         case PortalChannel():
             return PortalAdapter(
                 client,
-                base_url=config.base_url,
                 client_id=config.client_id,
                 client_secret=secrets["client_secret"],
                 name=name,
-                timeout=timeout,
-                retry_policy=retry_policy,
+                **http,
             )
         case BankChannel():
             return BankAdapter(
                 client,
-                base_url=config.base_url,
                 api_key=secrets["api_key"],
                 settlement_accounts=config.settlement_accounts,
                 name=name,
-                timeout=timeout,
-                retry_policy=retry_policy,
-            )
-        case FileChannel():
-            raise BadInput(
-                f"channel {name!r} is fed by files: use `recon statements import --channel {name}`"
+                **http,
             )
