@@ -31,9 +31,12 @@ test: $(VENV)/.installed-dev
 	$(BIN)/mypy
 	$(BIN)/pytest
 
+# every bench at a size that finishes in a few minutes; full sizes: see docs/performance.md
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/intake.py
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest.py --repeat 1
+	$(BIN)/python bench/ledger.py --lines 200000 --repeat 3
+	$(BIN)/python bench/reconcile.py --dossiers 100000 --lines 100000
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
