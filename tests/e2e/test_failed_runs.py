@@ -8,11 +8,9 @@ it opens, changes or closes until a run gets the channel's statement.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,14 +18,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from adapters.base import RetryPolicy
 from fixtures.simulators.server import SimulatorSet, run_simulators
 from recon.db.models import Case, CaseEvent, CaseLine, ChannelDay, Dossier, Match, StatementLineRow
-from recon.db.session import open_database
-from recon.dossiers.imports import import_dossier_bytes
 from recon.runs.schemas import RunResult
 from recon.runs.service import reconcile_day
-from recon.settings import Settings, load_settings
+from recon.settings import Settings
+from tests.e2e.conftest import INSTANT
 
 pytestmark = pytest.mark.e2e
 
@@ -37,32 +33,10 @@ DAYS = [START + timedelta(days=n) for n in range((END - START).days + 2)]  # thr
 CHANNELS = ("momo", "portal", "bank")
 
 
-async def _no_wait(_: float) -> None:
-    return None
-
-
 @pytest.fixture(scope="module")
 def sims() -> Iterator[SimulatorSet]:
     with run_simulators(start=START, end=END, seed=11) as running:
         yield running
-
-
-@pytest.fixture
-async def ward(
-    sims: SimulatorSet, database_url: str, tmp_path: Path
-) -> AsyncIterator[tuple[Settings, async_sessionmaker[AsyncSession]]]:
-    sims.reset()
-    config = tmp_path / "recon.toml"
-    config.write_text(sims.recon_config_toml(), encoding="utf-8")
-    settings = load_settings(
-        {"RECON_DATABASE_URL": database_url, "RECON_CONFIG": str(config), **sims.recon_env()}
-    )
-    data = json.dumps(sims.ward.dossiers, default=str, ensure_ascii=False).encode()
-    summary = await import_dossier_bytes(settings, "ward.json", data)
-    assert summary.rejected == []
-    async with open_database(database_url) as sessionmaker:
-        yield settings, sessionmaker
-    sims.reset()
 
 
 async def run_days(
@@ -77,7 +51,7 @@ async def run_days(
                     settings=settings,
                     day=day,
                     client=client,
-                    retry_policy=RetryPolicy(sleep=_no_wait),
+                    retry_policy=INSTANT,
                 )
             )
     return runs

@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from adapters.base import RetryPolicy
 from fixtures.simulators.server import SimulatorSet, run_simulators
 from fixtures.ward import generate_ward
 from recon.db.models import Case, CaseEvent, CaseLine, Dossier, Match, StatementLineRow
@@ -32,6 +31,7 @@ from recon.dossiers.imports import import_dossier_bytes
 from recon.runs.service import reconcile_day
 from recon.settings import load_settings
 from tests.conftest import _truncate_postgres
+from tests.e2e.conftest import INSTANT
 
 pytestmark = pytest.mark.e2e
 
@@ -51,10 +51,6 @@ runs = st.lists(
     min_size=2,
     max_size=6,
 )
-
-
-async def _no_wait(_: float) -> None:
-    return None
 
 
 class Fresh:
@@ -135,7 +131,7 @@ async def play(url: str, sims: SimulatorSet, plan: list[Any], tmp_path: Path) ->
                 settings=settings_,
                 day=day,
                 client=client,
-                retry_policy=RetryPolicy(sleep=_no_wait),
+                retry_policy=INSTANT,
             )
             assert {n for n, c in run.channels.items() if c["status"] == "failed"} == failed
             after = await snapshot(maker)

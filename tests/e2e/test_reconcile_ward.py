@@ -6,26 +6,22 @@ the generator were written apart, from the same specification.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 
 import httpx
 import msgspec
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from adapters.base import RetryPolicy
 from fixtures.simulators.server import SimulatorSet, run_simulators
 from recon.cases.schemas import CaseSummary
 from recon.cases.service import CaseFilter, list_cases
-from recon.db.session import open_database
-from recon.dossiers.imports import import_dossier_bytes
 from recon.runs.schemas import RunResult
 from recon.runs.service import reconcile_day
-from recon.settings import Settings, load_settings
+from recon.settings import Settings
+from tests.e2e.conftest import INSTANT
 
 pytestmark = pytest.mark.e2e
 
@@ -33,31 +29,10 @@ END = date(2025, 11, 24)
 START = END - timedelta(days=5)
 
 
-async def _no_wait(_: float) -> None:
-    return None
-
-
 @pytest.fixture(scope="module")
 def sims() -> Iterator[SimulatorSet]:
     with run_simulators(start=START, end=END, seed=7) as running:
         yield running
-
-
-@pytest.fixture
-async def ward(
-    sims: SimulatorSet, database_url: str, tmp_path: Path
-) -> AsyncIterator[tuple[Settings, async_sessionmaker[AsyncSession]]]:
-    sims.reset()
-    config = tmp_path / "recon.toml"
-    config.write_text(sims.recon_config_toml(), encoding="utf-8")
-    settings = load_settings(
-        {"RECON_DATABASE_URL": database_url, "RECON_CONFIG": str(config), **sims.recon_env()}
-    )
-    data = json.dumps(sims.ward.dossiers, default=str, ensure_ascii=False).encode()
-    summary = await import_dossier_bytes(settings, "ward.json", data)
-    assert summary.rejected == []
-    async with open_database(database_url) as sessionmaker:
-        yield settings, sessionmaker
 
 
 async def reconcile_range(
@@ -73,7 +48,7 @@ async def reconcile_range(
                     settings=settings,
                     day=day,
                     client=client,
-                    retry_policy=RetryPolicy(sleep=_no_wait),
+                    retry_policy=INSTANT,
                 )
             )
             day += timedelta(days=1)
