@@ -60,11 +60,16 @@ async def close_days(url: str, days: int, channels: list[str]) -> None:
         for day in (YEAR_FIRST + timedelta(days=n) for n in range(days)):
             async with sessionmaker() as session:
                 note = "Chốt sổ sau đối soát" + "".join(
-                    f" #{c}" for c in await live_case_ids(session, day)
+                    f" #{c}" for c in await live_case_ids(db_session=session, day=day)
                 )
                 now = datetime(day.year, day.month, day.day, 3, tzinfo=UTC) + timedelta(days=3)
                 await close_day(
-                    session, day=day, username=CLOSER, note=note, channels=channels, now=now
+                    db_session=session,
+                    day=day,
+                    username=CLOSER,
+                    note=note,
+                    channels=channels,
+                    now=now,
                 )
         async with sessionmaker() as session:
             await refresh_statistics(session)
@@ -75,7 +80,9 @@ def ledger(url: str, channels: list[str], variant: str) -> dict[str, Any]:
 
     async def build() -> Any:
         async with open_database(url) as sessionmaker, sessionmaker() as session:
-            return await build_ledger(session, YEAR_FIRST, YEAR_LAST, channels)
+            return await build_ledger(
+                db_session=session, start=YEAR_FIRST, end=YEAR_LAST, channels=channels
+            )
 
     built = asyncio.run(build())
     size = (

@@ -40,7 +40,7 @@ def cases_list(
         channel=channel,
         channels=settings.channel_names(),
     )
-    page = with_session(ctx, lambda s: list_cases(s, wanted), read_only=True)
+    page = with_session(ctx, lambda s: list_cases(db_session=s, wanted=wanted), read_only=True)
     found = page.cases
     if as_json:
         print_json(found)

@@ -53,11 +53,11 @@ async def get_cases(
         channels=settings.channel_names(),
         prefix="",  # the query parameters' names, not the CLI's options
     )
-    return await list_cases(db_session, wanted, after=cursor, limit=limit)
+    return await list_cases(db_session=db_session, wanted=wanted, after=cursor, limit=limit)
 
 
 @get("/cases/{case_id:int}", opt=READ, summary="One case: lines, dossier, explanation, history")
 async def get_one_case(
     case_id: FromPath[int], db_session: NamedDependency[AsyncSession]
 ) -> CaseDetail:
-    return await get_case(db_session, case_id)
+    return await get_case(db_session=db_session, case_id=case_id)

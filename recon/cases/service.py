@@ -93,7 +93,11 @@ async def _txn_ids(session: AsyncSession, case_ids: Sequence[int]) -> dict[int, 
 
 
 async def list_cases(
-    session: AsyncSession, wanted: CaseFilter, *, after: int | None = None, limit: int | None = None
+    *,
+    db_session: AsyncSession,
+    wanted: CaseFilter,
+    after: int | None = None,
+    limit: int | None = None,
 ) -> CasePage:
     query = _filtered(
         select(Case, Dossier.dossier_code).outerjoin(Dossier, Dossier.id == Case.dossier_id),
@@ -106,11 +110,11 @@ async def list_cases(
         query = query.where(Case.id > after)
     if limit is not None:
         query = query.limit(limit + 1)
-    rows = list((await session.execute(query)).all())
+    rows = list((await db_session.execute(query)).all())
     more = limit is not None and len(rows) > limit
     rows = rows[:limit] if limit is not None else rows
-    txn_ids = await _txn_ids(session, [case.id for case, _ in rows])
-    totals = await session.execute(
+    txn_ids = await _txn_ids(db_session, [case.id for case, _ in rows])
+    totals = await db_session.execute(
         _filtered(select(Case.type, func.count()).group_by(Case.type), wanted)
     )
     counts = {case_type: int(n) for case_type, n in totals}
@@ -130,14 +134,14 @@ async def list_cases(
     )
 
 
-async def get_case(session: AsyncSession, case_id: int) -> CaseDetail:
-    case = await session.get(Case, case_id) if 1 <= case_id <= MAX_ID else None
+async def get_case(*, db_session: AsyncSession, case_id: int) -> CaseDetail:
+    case = await db_session.get(Case, case_id) if 1 <= case_id <= MAX_ID else None
     if case is None:
         reason = f"no case with id {case_id}"
         raise NotFound(reason, [FieldError("case_id", reason)])
-    dossier = await session.get(Dossier, case.dossier_id) if case.dossier_id else None
+    dossier = await db_session.get(Dossier, case.dossier_id) if case.dossier_id else None
     lines = (
-        await session.execute(
+        await db_session.execute(
             select(StatementLineRow)
             .join(CaseLine, CaseLine.line_id == StatementLineRow.id)
             .where(CaseLine.case_id == case_id)
@@ -145,7 +149,7 @@ async def get_case(session: AsyncSession, case_id: int) -> CaseDetail:
         )
     ).scalars()
     events = (
-        await session.execute(
+        await db_session.execute(
             select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
         )
     ).scalars()

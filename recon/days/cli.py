@@ -37,7 +37,7 @@ def days_close(ctx: click.Context, day: str, username: str, note: str, as_json: 
     closed = with_session(
         ctx,
         lambda s: close_day(
-            s, day=when, username=username, note=note, channels=channels, now=utcnow()
+            db_session=s, day=when, username=username, note=note, channels=channels, now=utcnow()
         ),
     )
     _print_day(closed, as_json)
@@ -53,7 +53,8 @@ def days_reopen(ctx: click.Context, day: str, username: str, note: str, as_json:
     """Reopen a closed business day (an approver's act)."""
     when = parse_date(day, "--date")
     reopened = with_session(
-        ctx, lambda s: reopen_day(s, day=when, username=username, note=note, now=utcnow())
+        ctx,
+        lambda s: reopen_day(db_session=s, day=when, username=username, note=note, now=utcnow()),
     )
     _print_day(reopened, as_json)
 
@@ -65,7 +66,7 @@ def days_reopen(ctx: click.Context, day: str, username: str, note: str, as_json:
 def days_list(ctx: click.Context, events: bool, as_json: bool) -> None:
     """Days that were ever closed, and their state."""
     if events:
-        found = with_session(ctx, lambda s: day_events(s), read_only=True)
+        found = with_session(ctx, lambda s: day_events(db_session=s), read_only=True)
         if as_json:
             print_json(found)
             return
@@ -73,7 +74,7 @@ def days_list(ctx: click.Context, events: bool, as_json: bool) -> None:
             when = f"{event.at:%Y-%m-%d %H:%M}"
             click.echo(f"{event.date} {event.action:<7} {event.user:<16} {when} {event.note}")
         return
-    listed = with_session(ctx, lambda s: list_days(s), read_only=True)
+    listed = with_session(ctx, lambda s: list_days(db_session=s), read_only=True)
     if as_json:
         print_json(listed)
         return

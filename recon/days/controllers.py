@@ -18,7 +18,7 @@ from recon.settings import Settings
 
 @get("/days", opt={"scope": "ledger:read"}, summary="Days ever closed, and their state")
 async def get_days(db_session: NamedDependency[AsyncSession]) -> list[DayOut]:
-    return await list_days(db_session)
+    return await list_days(db_session=db_session)
 
 
 # the path parameter is named as DESIGN names it, `{date}`: errors and /schema say `date`
@@ -31,7 +31,7 @@ async def post_close_day(
     clock: NamedDependency[Clock],
 ) -> DayOut:
     return await close_day(
-        db_session,
+        db_session=db_session,
         day=parse_date(date, "date"),
         username=data.user,
         note=data.note,
@@ -50,5 +50,9 @@ async def post_reopen_day(
     clock: NamedDependency[Clock],
 ) -> DayOut:
     return await reopen_day(
-        db_session, day=parse_date(date, "date"), username=data.user, note=data.note, now=clock()
+        db_session=db_session,
+        day=parse_date(date, "date"),
+        username=data.user,
+        note=data.note,
+        now=clock(),
     )

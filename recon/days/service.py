@@ -35,13 +35,13 @@ async def _actor(session: AsyncSession, username: str, roles: Sequence[str], act
     return user
 
 
-async def live_case_ids(session: AsyncSession, day: date) -> list[int]:
+async def live_case_ids(*, db_session: AsyncSession, day: date) -> list[int]:
     query = (
         select(Case.id)
         .where(Case.business_day == day, Case.status.in_(LIVE_CASE_STATUSES))
         .order_by(Case.id)
     )
-    return list((await session.execute(query)).scalars())
+    return list((await db_session.execute(query)).scalars())
 
 
 def _day_conflict(reason: str) -> Conflict:
@@ -61,8 +61,8 @@ def _named(note: str) -> set[int]:
 
 
 async def close_day(
-    session: AsyncSession,
     *,
+    db_session: AsyncSession,
     day: date,
     username: str,
     note: str,
@@ -71,11 +71,11 @@ async def close_day(
 ) -> DayOut:
     refuse_days_to_come([day], now)
     note = _required_note(note, "closing a day")
-    user = await _actor(session, username, CLOSERS, "closing a day")
-    row = await session.get(LedgerDay, day)
+    user = await _actor(db_session, username, CLOSERS, "closing a day")
+    row = await db_session.get(LedgerDay, day)
     if row is not None and row.status == "closed":
         raise _day_conflict(f"business day {day.isoformat()} is already closed")
-    live = await live_case_ids(session, day)
+    live = await live_case_ids(db_session=db_session, day=day)
     unnamed = [case_id for case_id in live if case_id not in _named(note)]
     if unnamed:
         listed = ", ".join(f"#{case_id}" for case_id in unnamed)
@@ -84,17 +84,17 @@ async def close_day(
             f"each in the note: {listed}"
         )
         raise Conflict(reason, [FieldError(field="note", reason=reason)])
-    snapshot = await snapshot_of_day(session, day, channels)
+    snapshot = await snapshot_of_day(db_session, day, channels)
     if row is None:
         row = LedgerDay(business_day=day, status="closed")
-        session.add(row)
+        db_session.add(row)
     row.status, row.closed_at, row.closed_by, row.note = "closed", now, user.id, note
     row.snapshot = msgspec.json.encode(snapshot).decode()
-    await session.execute(
+    await db_session.execute(
         insert(table(DayEvent)),
         [{"business_day": day, "action": "close", "user_id": user.id, "at": now, "note": note}],
     )
-    await session.commit()
+    await db_session.commit()
     return DayOut(
         date=day,
         status="closed",
@@ -106,23 +106,23 @@ async def close_day(
 
 
 async def reopen_day(
-    session: AsyncSession, *, day: date, username: str, note: str, now: datetime
+    *, db_session: AsyncSession, day: date, username: str, note: str, now: datetime
 ) -> DayOut:
     note = _required_note(note, "reopening a day")
-    user = await _actor(session, username, REOPENERS, "reopening a day")
-    row = await session.get(LedgerDay, day)
+    user = await _actor(db_session, username, REOPENERS, "reopening a day")
+    row = await db_session.get(LedgerDay, day)
     if row is None or row.status != "closed":
         raise _day_conflict(f"business day {day.isoformat()} is not closed")
     row.status, row.snapshot = "open", None
-    await session.execute(
+    await db_session.execute(
         insert(table(DayEvent)),
         [{"business_day": day, "action": "reopen", "user_id": user.id, "at": now, "note": note}],
     )
-    await session.commit()
+    await db_session.commit()
     return DayOut(date=day, status="open", closed_at=None, closed_by=None, note=note)
 
 
-async def list_days(session: AsyncSession) -> list[DayOut]:
+async def list_days(*, db_session: AsyncSession) -> list[DayOut]:
     query = (
         select(LedgerDay, User.username)
         .outerjoin(User, User.id == LedgerDay.closed_by)
@@ -136,15 +136,15 @@ async def list_days(session: AsyncSession) -> list[DayOut]:
             closed_by=name if row.status == "closed" else None,
             note=row.note,
         )
-        for row, name in await session.execute(query)
+        for row, name in await db_session.execute(query)
     ]
 
 
-async def day_events(session: AsyncSession, day: date | None = None) -> list[DayEventOut]:
+async def day_events(*, db_session: AsyncSession, day: date | None = None) -> list[DayEventOut]:
     query = select(DayEvent, User.username).join(User, User.id == DayEvent.user_id)
     if day is not None:
         query = query.where(DayEvent.business_day == day)
     return [
         DayEventOut(date=e.business_day, action=e.action, user=name, at=e.at, note=e.note)
-        for e, name in await session.execute(query.order_by(DayEvent.id))
+        for e, name in await db_session.execute(query.order_by(DayEvent.id))
     ]

@@ -39,7 +39,11 @@ def ledger(
     channels = ledger_channels(settings, channel)
     first, last = parse_date(start, "--from"), parse_date(end, "--to")
     check_range(first, last, names=("--from", "--to"))  # in the CLI's words
-    ledger_ = with_session(ctx, lambda s: build_ledger(s, first, last, channels), read_only=True)
+    ledger_ = with_session(
+        ctx,
+        lambda s: build_ledger(db_session=s, start=first, end=last, channels=channels),
+        read_only=True,
+    )
     data = render_ledger(ledger_, fmt, ward_name=settings.ward_name)
     if output is None:
         sys.stdout.buffer.write(data)

@@ -79,7 +79,9 @@ async def get_ledger(
 ) -> Response[bytes]:
     fmt = _wanted_format(format, request.headers.get("accept", ""))
     first, last = parse_date(start, "from"), parse_date(to, "to")
-    ledger = await build_ledger(db_session, first, last, ledger_channels(settings, channel))
+    ledger = await build_ledger(
+        db_session=db_session, start=first, end=last, channels=ledger_channels(settings, channel)
+    )
     headers = {}
     if fmt != "json":
         headers["Content-Disposition"] = f'attachment; filename="{export_filename(ledger, fmt)}"'

@@ -122,11 +122,11 @@ async def closed_snapshots(
 
 
 async def build_ledger(
-    session: AsyncSession, start: date, end: date, channels: Sequence[str]
+    *, db_session: AsyncSession, start: date, end: date, channels: Sequence[str]
 ) -> Ledger:
     check_range(start, end)
-    frozen = await closed_snapshots(session, start, end)
-    live = await computed_rows(session, start, end, channels, skip_days=sorted(frozen))
+    frozen = await closed_snapshots(db_session, start, end)
+    live = await computed_rows(db_session, start, end, channels, skip_days=sorted(frozen))
     rows: list[LedgerRow] = []
     totals = {name: LedgerFigures() for name in channels}
     totals["all"] = LedgerFigures()

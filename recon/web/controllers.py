@@ -169,7 +169,7 @@ async def ledger_page(
         known = kenh if kenh in settings.channels else ""
         context = _page(settings, known or "", today, error=exc.detail, form=form)
         return Template(template_name="ledger.html", context=context, status_code=400)
-    ledger = await build_ledger(db_session, start, end, channels)
+    ledger = await build_ledger(db_session=db_session, start=start, end=end, channels=channels)
     days, hidden = day_groups(ledger)
     context = _page(
         settings,
@@ -207,7 +207,10 @@ async def ledger_download(
         raise BadInput(f"dinh_dang: {reason}", [FieldError("dinh_dang", reason)])
     start, end = ledger_range(local_today(settings.timezone, clock), tu, den, None)
     ledger = await build_ledger(
-        db_session, start, end, selected_channels(kenh, list(settings.channels))
+        db_session=db_session,
+        start=start,
+        end=end,
+        channels=selected_channels(kenh, list(settings.channels)),
     )
     disposition = f'attachment; filename="{export_filename(ledger, dinh_dang)}"'
     return Response(

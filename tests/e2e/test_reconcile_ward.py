@@ -57,7 +57,7 @@ async def reconcile_range(
 
 async def live_cases(sessionmaker: async_sessionmaker[AsyncSession]) -> list[CaseSummary]:
     async with sessionmaker() as session:
-        return list((await list_cases(session, CaseFilter(status="all"))).cases)
+        return list((await list_cases(db_session=session, wanted=CaseFilter(status="all"))).cases)
 
 
 async def test_the_planted_scenarios_leave_exactly_their_cases(
@@ -67,7 +67,7 @@ async def test_the_planted_scenarios_leave_exactly_their_cases(
     runs = await reconcile_range(settings, sessionmaker)
     assert {run.status for run in runs} == {"succeeded"}
     async with sessionmaker() as session:
-        live = (await list_cases(session, CaseFilter(status="open"))).cases
+        live = (await list_cases(db_session=session, wanted=CaseFilter(status="open"))).cases
     expected = Counter(s["expect_case"] for s in sims.ward.scenarios if s["expect_case"])
     assert Counter(case.type for case in live) == expected
     # each planted scenario is found as its case, by its lines or its dossier
