@@ -217,8 +217,11 @@ class Driver:
         return self.name
 
 
-def _momo(client: httpx.AsyncClient, policy: RetryPolicy) -> MomoAdapter:
-    ids = (f"req-{n}" for n in itertools.count(1))
+def momo_adapter(
+    client: httpx.AsyncClient, policy: RetryPolicy, request_ids: list[str] | None = None
+) -> MomoAdapter:
+    """The MoMo adapter under test; request ids `request_ids`, else req-1, req-2, …"""
+    ids = iter(request_ids) if request_ids else (f"req-{n}" for n in itertools.count(1))
     return MomoAdapter(
         client,
         base_url=MOMO_BASE_URL,
@@ -263,7 +266,7 @@ DRIVERS = [
         base_url=MOMO_BASE_URL,
         method="POST",
         path="/v2/gateway/api/statement",
-        make=_momo,
+        make=momo_adapter,
         serve=momo_server,
         items=lambda page: page["transactions"],  # type: ignore[no-any-return]
         day_of=lambda request: json.loads(request.content)["date"],  # type: ignore[no-any-return]

@@ -20,18 +20,18 @@ from adapters.base import (
     RetryPolicy,
     StatementFormatError,
 )
-from adapters.momo import MomoAdapter, status_of
+from adapters.momo import status_of
 from recon.domain import ControlTotals, StatementLine
 from tests.adapters.conftest import (
     FOUR_RETRY_DELAYS,
     FOUR_TRANSIENT_FAILURES,
     MOMO_ACCESS_KEY,
     MOMO_BASE_URL,
-    MOMO_PARTNER_CODE,
     MOMO_SECRET_KEY,
     RECORDED,
     SleepRecorder,
     failing_then,
+    momo_adapter,
     recorded,
     recorded_bytes,
 )
@@ -89,21 +89,6 @@ def momo_server(pages: dict[int, dict[str, Any]]) -> Callable[[httpx.Request], h
     return serve
 
 
-def _adapter(
-    client: httpx.AsyncClient, policy: RetryPolicy, request_ids: list[str] | None = None
-) -> MomoAdapter:
-    ids = iter(request_ids) if request_ids else (f"req-{n}" for n in itertools.count(1))
-    return MomoAdapter(
-        client,
-        base_url=MOMO_BASE_URL,
-        partner_code=MOMO_PARTNER_CODE,
-        access_key=MOMO_ACCESS_KEY,
-        secret_key=MOMO_SECRET_KEY,
-        retry_policy=policy,
-        new_request_id=lambda: next(ids),
-    )
-
-
 def _paid_at(local: str) -> datetime:
     return datetime.fromisoformat(local + "+07:00").astimezone(UTC)
 
@@ -117,7 +102,7 @@ async def test_happy_path_replays_every_recorded_page_with_signed_requests(
             for n in (1, 2, 3)
         ]
     )
-    adapter = _adapter(http_client, retry_policy, RECORDED_REQUEST_IDS)
+    adapter = momo_adapter(http_client, retry_policy, RECORDED_REQUEST_IDS)
     statement = await adapter.fetch_day(DAY)
 
     # The server capped pages at 3 lines though 500 were asked: paging went on to totalPages.
@@ -184,7 +169,7 @@ async def test_an_empty_day_is_one_page(
 ) -> None:
     empty = {**recorded("momo", "statement-2024-11-27-page1.json"), "totalPages": total_pages}
     route = respx_mock.post(STATEMENT).mock(side_effect=momo_server({1: empty}))
-    statement = await _adapter(http_client, retry_policy).fetch_day(date(2024, 11, 27))
+    statement = await momo_adapter(http_client, retry_policy).fetch_day(date(2024, 11, 27))
     assert route.call_count == 1
     assert statement.lines == []
     assert statement.control == ControlTotals(count=0, amount=0)
@@ -195,7 +180,7 @@ async def test_recorded_empty_day_replays_with_its_own_signature(
 ) -> None:
     body = recorded_bytes("momo", "statement-2024-11-27-page1.json")
     respx_mock.post(STATEMENT).mock(return_value=httpx.Response(200, content=body))
-    adapter = _adapter(http_client, retry_policy, ["9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c01"])
+    adapter = momo_adapter(http_client, retry_policy, ["9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c01"])
     assert (await adapter.fetch_day(date(2024, 11, 27))).lines == []
 
 
@@ -215,7 +200,7 @@ async def test_four_transient_failures_on_a_page_are_survived(
         return flaky_page_two(request) if page == 2 else serve(request)
 
     respx_mock.post(STATEMENT).mock(side_effect=side_effect)
-    statement = await _adapter(http_client, retry_policy).fetch_day(DAY)
+    statement = await momo_adapter(http_client, retry_policy).fetch_day(DAY)
     assert calls_per_page == {1: 1, 2: 5, 3: 1}
     assert sleeps.delays == FOUR_RETRY_DELAYS
     assert len(statement.lines) == 7
@@ -233,7 +218,7 @@ async def test_result_code_99_is_retried_like_a_5xx(
     respx_mock.post(STATEMENT).mock(
         side_effect=lambda request: next(answers, None) or serve(request)
     )
-    statement = await _adapter(http_client, retry_policy).fetch_day(DAY)
+    statement = await momo_adapter(http_client, retry_policy).fetch_day(DAY)
     assert sleeps.delays == FOUR_RETRY_DELAYS[:2]
     assert len(statement.lines) == 7
 
@@ -244,7 +229,7 @@ async def test_each_attempt_is_signed_with_a_fresh_request_id(
     route = respx_mock.post(STATEMENT).mock(
         side_effect=failing_then([500], momo_server(_day_pages()))
     )
-    await _adapter(http_client, retry_policy).fetch_day(DAY)
+    await momo_adapter(http_client, retry_policy).fetch_day(DAY)
     ids = [json.loads(call.request.content)["requestId"] for call in route.calls]
     assert ids == ["req-1", "req-2", "req-3", "req-4"]
 
@@ -258,7 +243,7 @@ async def test_bad_response_signature_is_an_auth_error_not_retried(
 
     route = respx_mock.post(STATEMENT).mock(side_effect=forged)
     with pytest.raises(ChannelAuthError, match="signature does not verify"):
-        await _adapter(http_client, retry_policy).fetch_day(DAY)
+        await momo_adapter(http_client, retry_policy).fetch_day(DAY)
     assert route.call_count == 1
 
 
@@ -269,7 +254,7 @@ async def test_result_code_11_is_an_auth_error_not_retried(
         return_value=httpx.Response(200, json={"resultCode": 11, "message": "Truy cập bị từ chối."})
     )
     with pytest.raises(ChannelAuthError, match="resultCode 11"):
-        await _adapter(http_client, retry_policy).fetch_day(DAY)
+        await momo_adapter(http_client, retry_policy).fetch_day(DAY)
     assert route.call_count == 1
 
 
@@ -280,7 +265,7 @@ async def test_other_envelope_result_codes_are_format_errors(
         return_value=httpx.Response(200, json={"resultCode": 20, "message": "Sai định dạng."})
     )
     with pytest.raises(StatementFormatError, match="resultCode 20"):
-        await _adapter(http_client, retry_policy).fetch_day(DAY)
+        await momo_adapter(http_client, retry_policy).fetch_day(DAY)
 
 
 async def test_a_missing_envelope_field_is_a_format_error(
@@ -294,7 +279,7 @@ async def test_a_missing_envelope_field_is_a_format_error(
         )
     )
     with pytest.raises(StatementFormatError, match="totalPages"):
-        await _adapter(http_client, retry_policy).fetch_day(date(2024, 11, 27))
+        await momo_adapter(http_client, retry_policy).fetch_day(date(2024, 11, 27))
 
 
 async def test_an_answer_to_another_request_is_refused(
@@ -303,7 +288,7 @@ async def test_an_answer_to_another_request_is_refused(
     page = _signed_answer({**recorded("momo", "statement-2024-11-27-page1.json")})
     respx_mock.post(STATEMENT).mock(return_value=httpx.Response(200, json=page))
     with pytest.raises(StatementFormatError, match="requestId"):
-        await _adapter(http_client, retry_policy).fetch_day(date(2024, 11, 27))
+        await momo_adapter(http_client, retry_policy).fetch_day(date(2024, 11, 27))
 
 
 async def test_wrong_control_totals_raise_control_totals_mismatch(
@@ -314,7 +299,7 @@ async def test_wrong_control_totals_raise_control_totals_mismatch(
         page["totalCount"], page["totalAmount"] = 6, 400000
     respx_mock.post(STATEMENT).mock(side_effect=momo_server(pages))
     with pytest.raises(ControlTotalsMismatch) as caught:
-        await _adapter(http_client, retry_policy).fetch_day(DAY)
+        await momo_adapter(http_client, retry_policy).fetch_day(DAY)
     error = caught.value
     assert (error.expected_count, error.expected_amount) == (6, 400000)
     assert (error.received_count, error.received_amount) == (5, 345000)
@@ -327,7 +312,7 @@ async def test_a_page_whose_totals_disagree_with_what_was_received_is_a_mismatch
     pages[1]["totalCount"] = 6  # only page 1 says so; the last page is right
     respx_mock.post(STATEMENT).mock(side_effect=momo_server(pages))
     with pytest.raises(ControlTotalsMismatch) as caught:
-        await _adapter(http_client, retry_policy).fetch_day(DAY)
+        await momo_adapter(http_client, retry_policy).fetch_day(DAY)
     assert (caught.value.expected_count, caught.value.received_count) == (6, 5)
 
 
@@ -340,7 +325,7 @@ async def test_a_line_delivered_again_with_new_content_takes_the_later(
     for page in pages.values():
         page["totalCount"], page["totalAmount"] = 6, 445000
     respx_mock.post(STATEMENT).mock(side_effect=momo_server(pages))
-    statement = await _adapter(http_client, retry_policy).fetch_day(DAY)
+    statement = await momo_adapter(http_client, retry_policy).fetch_day(DAY)
     line = next(x for x in statement.lines if x.channel_txn_id == "4123456789004")
     assert line.status == "success"
 
@@ -352,7 +337,7 @@ async def test_a_refund_without_refund_of_is_refused(
     del pages[2]["transactions"][1]["refundOf"]
     respx_mock.post(STATEMENT).mock(side_effect=momo_server(pages))
     with pytest.raises(StatementFormatError, match="refundOf"):
-        await _adapter(http_client, retry_policy).fetch_day(DAY)
+        await momo_adapter(http_client, retry_policy).fetch_day(DAY)
 
 
 @pytest.mark.parametrize("moment", [-1, 10**17, 253_402_275_600_000])
@@ -366,7 +351,7 @@ async def test_a_response_time_off_the_calendar_is_refused_naming_it(
     pages[1]["transactions"][0]["responseTime"] = moment
     respx_mock.post(STATEMENT).mock(side_effect=momo_server(pages))
     with pytest.raises(StatementFormatError) as caught:
-        await _adapter(http_client, retry_policy).fetch_day(DAY)
+        await momo_adapter(http_client, retry_policy).fetch_day(DAY)
     assert caught.value.field == "responseTime"
     assert (caught.value.line or "").startswith("page 1 item 1")
 
@@ -409,7 +394,7 @@ async def test_query_order_sends_a_signed_query_and_returns_the_verified_answer(
     respx_mock: respx.MockRouter, http_client: httpx.AsyncClient, retry_policy: RetryPolicy
 ) -> None:
     route = respx_mock.post("/v2/gateway/api/query").mock(side_effect=_query_answer)
-    result = await _adapter(http_client, retry_policy).query_order("HA-H17.25-241125-0042-1")
+    result = await momo_adapter(http_client, retry_policy).query_order("HA-H17.25-241125-0042-1")
     assert result["transId"] == 4123456789001
     assert result["resultCode"] == 0
     assert json.loads(route.calls.last.request.content) == {
@@ -431,7 +416,7 @@ async def test_query_order_with_a_bad_answer_signature_is_an_auth_error_not_retr
         side_effect=lambda request: _query_answer(request, amount=5000000)
     )
     with pytest.raises(ChannelAuthError, match="signature"):
-        await _adapter(http_client, retry_policy).query_order("HA-H17.25-241125-0042-1")
+        await momo_adapter(http_client, retry_policy).query_order("HA-H17.25-241125-0042-1")
     assert route.call_count == 1
 
 
@@ -442,7 +427,7 @@ async def test_query_order_auth_failure_names_no_day(
         return_value=httpx.Response(200, json={"resultCode": 11, "message": "Sai chữ ký."})
     )
     with pytest.raises(ChannelAuthError) as caught:
-        await _adapter(http_client, retry_policy).query_order("HA-1")
+        await momo_adapter(http_client, retry_policy).query_order("HA-1")
     assert caught.value.business_day is None
     assert str(caught.value).startswith("momo -: resultCode 11")
 

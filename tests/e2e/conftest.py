@@ -4,9 +4,11 @@ starts its own `sims`), loaded into a clean database, and retries that do not wa
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
+from datetime import date
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -14,6 +16,8 @@ from adapters.base import RetryPolicy
 from fixtures.simulators.server import SimulatorSet
 from recon.db.session import open_database
 from recon.dossiers.imports import import_dossier_bytes
+from recon.runs.schemas import RunResult
+from recon.runs.service import reconcile_day
 from recon.settings import Settings, load_settings
 
 
@@ -22,6 +26,25 @@ async def _no_wait(_: float) -> None:
 
 
 INSTANT = RetryPolicy(sleep=_no_wait)
+
+
+async def run_days(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], days: Iterable[date]
+) -> list[RunResult]:
+    """A run of each day in turn, through one HTTP client, as the nightly work would."""
+    runs = []
+    async with httpx.AsyncClient() as client:
+        for day in days:
+            runs.append(
+                await reconcile_day(
+                    sessionmaker=sessionmaker,
+                    settings=settings,
+                    day=day,
+                    client=client,
+                    retry_policy=INSTANT,
+                )
+            )
+    return runs
 
 
 @pytest.fixture

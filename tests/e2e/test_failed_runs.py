@@ -9,21 +9,18 @@ it opens, changes or closes until a run gets the channel's statement.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from fixtures.simulators.server import SimulatorSet, run_simulators
 from recon.db.models import Case, CaseEvent, CaseLine, ChannelDay, Dossier, Match, StatementLineRow
-from recon.runs.schemas import RunResult
-from recon.runs.service import reconcile_day
 from recon.settings import Settings
-from tests.e2e.conftest import INSTANT
+from tests.e2e.conftest import run_days
 
 pytestmark = pytest.mark.e2e
 
@@ -37,24 +34,6 @@ CHANNELS = ("momo", "portal", "bank")
 def sims() -> Iterator[SimulatorSet]:
     with run_simulators(start=START, end=END, seed=11) as running:
         yield running
-
-
-async def run_days(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], days: Iterable[date]
-) -> list[RunResult]:
-    runs = []
-    async with httpx.AsyncClient() as client:
-        for day in days:
-            runs.append(
-                await reconcile_day(
-                    sessionmaker=sessionmaker,
-                    settings=settings,
-                    day=day,
-                    client=client,
-                    retry_policy=INSTANT,
-                )
-            )
-    return runs
 
 
 async def every_case(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[int, Any]:

@@ -10,7 +10,6 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import date, timedelta
 
-import httpx
 import msgspec
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,9 +18,8 @@ from fixtures.simulators.server import SimulatorSet, run_simulators
 from recon.cases.schemas import CaseSummary
 from recon.cases.service import CaseFilter, list_cases
 from recon.runs.schemas import RunResult
-from recon.runs.service import reconcile_day
 from recon.settings import Settings
-from tests.e2e.conftest import INSTANT
+from tests.e2e.conftest import run_days
 
 pytestmark = pytest.mark.e2e
 
@@ -38,21 +36,8 @@ def sims() -> Iterator[SimulatorSet]:
 async def reconcile_range(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> list[RunResult]:
-    runs = []
-    async with httpx.AsyncClient() as client:
-        day = START
-        while day <= END + timedelta(days=1):
-            runs.append(
-                await reconcile_day(
-                    sessionmaker=sessionmaker,
-                    settings=settings,
-                    day=day,
-                    client=client,
-                    retry_policy=INSTANT,
-                )
-            )
-            day += timedelta(days=1)
-    return runs
+    days = [START + timedelta(days=n) for n in range((END - START).days + 2)]  # through END + 1
+    return await run_days(settings, sessionmaker, days)
 
 
 async def live_cases(sessionmaker: async_sessionmaker[AsyncSession]) -> list[CaseSummary]:
