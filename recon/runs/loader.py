@@ -114,8 +114,10 @@ async def load(
     channels: Sequence[str],
     file_fed: Sequence[str],
     since: datetime | None,
+    waiting: frozenset[str] = frozenset(),
 ) -> Loaded:
-    """Everything the run of `day` over `channels` judges, as the engine's input."""
+    """Everything the run of `day` over `channels` judges, as the engine's input; `waiting`
+    are the channels whose statement this run could not get."""
     dialect = dialect_of(session)
     judged_rows = await lines_to_judge(session, day, channels, dialect)
     known = {row[0].id for row in judged_rows}
@@ -152,6 +154,7 @@ async def load(
         judge_dossier_ids=frozenset(judged),
         judge_line_ids=frozenset(known),
         judge_owners=True,
+        waiting=waiting,
     )
     return Loaded(
         engine_input=engine_input,

@@ -173,9 +173,9 @@ async def _match_and_judge(
             channels=channels,
             file_fed=file_fed,
             since=await _last_judged(session, run_id),
+            waiting=frozenset(n for n in channels if outcomes[n].status == "failed"),
         )
-        waiting = frozenset(n for n in channels if outcomes[n].status == "failed")
-        output = run_engine(msgspec.structs.replace(loaded.engine_input, waiting=waiting))
+        output = run_engine(loaded.engine_input)
         await write_matches(session, output.resolutions, loaded.stored, run_id=run_id, now=now)
         # only what the engine judged now may change: what rests on a channel that failed in
         # this run waits for a run that gets its statement (DESIGN 8; issue 10)
