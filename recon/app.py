@@ -9,7 +9,10 @@ from recon.plugin import ReconPlugin
 from recon.settings import Settings, load_settings
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock = utcnow) -> Litestar:
-    """The app; `clock` is the time its handlers see (a test may give its own)."""
-    plugin = ReconPlugin(settings or load_settings(), clock=clock)
+def create_app(
+    settings: Settings | None = None, *, clock: Clock = utcnow, scheduler: bool = False
+) -> Litestar:
+    """The app; `clock` is the time its handlers see (a test may give its own). With
+    `scheduler`, the app's lifespan runs the nightly scheduler (`recon serve` does)."""
+    plugin = ReconPlugin(settings or load_settings(), clock=clock, scheduler=scheduler)
     return Litestar(plugins=[plugin], logging_config=None)

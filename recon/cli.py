@@ -26,6 +26,8 @@ DOMAIN_COMMANDS = {
     "dossiers": "recon.dossiers.cli:dossiers",
     "ledger": "recon.ledger.cli:ledger",
     "reconcile": "recon.runs.cli:reconcile",
+    "runs": "recon.runs.cli:runs",
+    "scheduler": "recon.schedule.cli:scheduler",
     "statements": "recon.statements.cli:statements",
     "users": "recon.auth.cli:users",
 }
@@ -70,7 +72,9 @@ def serve(ctx: click.Context, host: str, port: int, no_scheduler: bool, as_json:
 
     settings = settings_of(ctx)
     with bind_listener(host, port) as listener:
-        serve_app(settings, listener, host=host, port=port, as_json=as_json)
+        serve_app(
+            settings, listener, host=host, port=port, as_json=as_json, scheduler=not no_scheduler
+        )
 
 
 @recon_group.group()

@@ -13,7 +13,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import msgspec
 from sqlalchemy import func, select
 
@@ -26,7 +25,8 @@ from recon.db.models import Dossier
 from recon.db.session import open_database
 from recon.domain import business_day_of
 from recon.dossiers.imports import import_dossier_bytes
-from recon.runs.service import reconcile_day
+from recon.runs.batch import reconcile_days
+from recon.runs.schemas import RunResult
 from recon.settings import Settings, load_settings
 
 DEMO_DAYS = 30
@@ -92,19 +92,17 @@ async def load_demo(settings: Settings, start: date, end: date) -> dict[str, Any
         ward = generate_ward(start=start, end=end, seed=DEMO_SEED)
         data = msgspec.json.encode(ward.dossiers)
         summary = await import_dossier_bytes(settings, "demo-ward.json", data, source="demo")
-        runs = []
-        async with httpx.AsyncClient() as client:
-            day = start
-            while day <= end:
-                run = await reconcile_day(
-                    sessionmaker=sessionmaker,
-                    settings=settings,
-                    day=day,
-                    client=client,
-                    trigger="demo",
-                )
-                runs.append(run)
-                day += timedelta(days=1)
+        # the range path of `recon reconcile --from --to`: one HTTP client, oldest day first
+        days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+        runs = [
+            run
+            for run in await reconcile_days(
+                sessionmaker=sessionmaker,
+                settings=settings,
+                plan=[(day, "manual") for day in days],
+            )
+            if isinstance(run, RunResult)
+        ]
         async with sessionmaker() as session:
             for username, role in DEMO_USERS:
                 await create_user(

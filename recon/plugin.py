@@ -61,9 +61,12 @@ def document_api_errors(handler: HTTPRouteHandler) -> None:
 
 
 class ReconPlugin(InitPluginProtocol):
-    def __init__(self, settings: Settings, *, clock: Clock = utcnow) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: Clock = utcnow, scheduler: bool = False
+    ) -> None:
         self.settings = settings
         self.clock = clock
+        self.scheduler = scheduler
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         api_handlers = [
@@ -107,6 +110,8 @@ class ReconPlugin(InitPluginProtocol):
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.middleware.insert(0, request_id_middleware)
         app_config.lifespan.append(self._database)
+        if self.scheduler:
+            app_config.lifespan.append(self._scheduling)
         app_config.request_max_body_size = MAX_BODY_BYTES
         app_config.openapi_config = openapi_config()
         app_config.state.settings = self.settings
@@ -126,3 +131,16 @@ class ReconPlugin(InitPluginProtocol):
             yield
         finally:
             await engine.dispose()
+
+    @asynccontextmanager
+    async def _scheduling(self, app: Litestar) -> AsyncIterator[None]:
+        """The embedded scheduler (`recon serve` without `--no-scheduler`): its runs use their
+        own sessions of the app's engine; stopping the app abandons a run in progress whole."""
+        from recon.schedule.scheduler import scheduling
+        from recon.schedule.work import NightlyWork
+
+        work = NightlyWork(
+            sessionmaker=app.state.sessionmaker, settings=self.settings, clock=self.clock
+        )
+        async with scheduling(work, self.settings):
+            yield

@@ -45,8 +45,22 @@ def bind_listener(host: str, port: int) -> socket.socket:
     return listener
 
 
+def route_library_logs() -> None:
+    """The adapters' retries and failures in the same stream and format as the service's."""
+    adapters = logging.getLogger("adapters")
+    adapters.handlers[:] = logging.getLogger("recon").handlers
+    adapters.setLevel(logging.INFO)
+    adapters.propagate = False
+
+
 def serve_app(
-    settings: Settings, listener: socket.socket, *, host: str, port: int, as_json: bool = False
+    settings: Settings,
+    listener: socket.socket,
+    *,
+    host: str,
+    port: int,
+    as_json: bool = False,
+    scheduler: bool = True,
 ) -> None:
     """Announce the address already bound, then serve on it until stopped."""
     import uvicorn
@@ -55,12 +69,8 @@ def serve_app(
     from recon.system.observability import configure_logging
 
     configure_logging()
-    # the adapters' retries and failures in the same stream and format as the service's
-    adapters = logging.getLogger("adapters")
-    adapters.handlers[:] = logging.getLogger("recon").handlers
-    adapters.setLevel(logging.INFO)
-    adapters.propagate = False
-    app = create_app(settings)
+    route_library_logs()
+    app = create_app(settings, scheduler=scheduler)
     url = f"http://{_url_host(host)}:{port}/"
     if as_json:
         click.echo(msgspec.json.encode({"url": url}).decode())

@@ -54,8 +54,11 @@ LIVE_CASE_STATUSES: tuple[CaseStatus, ...] = ("open", "reopened")
 CASE_RESOLUTIONS = ("linked", "accepted", "refund_requested", "written_off", "channel_dispute")
 
 # runs and statement fetches; a run's channel part (DESIGN 6)
-RunStatus = Literal["running", "succeeded", "partial", "failed"]
+# abandoned: the run's process died or was stopped, and its day was freed for another run
+RunStatus = Literal["running", "succeeded", "partial", "failed", "abandoned"]
 RUN_STATUSES: tuple[RunStatus, ...] = get_args(RunStatus)
+RunTrigger = Literal["manual", "nightly", "catch_up", "retry"]
+RUN_TRIGGERS: tuple[RunTrigger, ...] = get_args(RunTrigger)
 FetchStatus = Literal["running", "succeeded", "failed"]
 FETCH_STATUSES: tuple[FetchStatus, ...] = get_args(FetchStatus)
 FETCH_SOURCES = ("pull", "import")

@@ -215,13 +215,16 @@ class LineStatusChange(Base):
 
 class Run(Base):
     __tablename__ = "runs"
-    __table_args__ = (CheckConstraint(check_in("status", vocab.RUN_STATUSES), name="status"),)
+    __table_args__ = (
+        CheckConstraint(check_in("status", vocab.RUN_STATUSES), name="status"),
+        CheckConstraint(check_in("trigger", vocab.RUN_TRIGGERS), name="trigger"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     business_day: Mapped[date] = mapped_column(Date, index=True)
     channel: Mapped[str | None] = mapped_column(String(32))  # None: every channel
     status: Mapped[str] = mapped_column(String(16))
-    trigger: Mapped[str] = mapped_column(String(16))  # cli, scheduler, api, demo
+    trigger: Mapped[str] = mapped_column(String(16))  # manual, nightly, catch_up, retry
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     matched: Mapped[int] = mapped_column(Integer, default=0)

@@ -8,7 +8,9 @@ channel-days it reconciled. Its JSON (DESIGN 6) is returned whatever the outcome
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -30,7 +32,8 @@ from recon.settings import FileChannel, Settings
 from recon.statements.channels import channel_config
 from recon.statements.fetches import refuse_closed_days, refuse_days_to_come
 from recon.statements.schemas import ChannelOutcome
-from recon.vocab import LIVE_CASE_STATUSES
+from recon.system.metrics import observe_run
+from recon.vocab import LIVE_CASE_STATUSES, RunTrigger
 
 if TYPE_CHECKING:  # a run that pulls nothing never imports the HTTP client or the adapters
     import httpx
@@ -55,51 +58,142 @@ async def reconcile_day(
     channel: str | None = None,
     pull: bool = True,
     client: httpx.AsyncClient | None = None,
-    trigger: str = "cli",
+    trigger: RunTrigger = "manual",
     retry_policy: RetryPolicy | None = None,
     clock: Clock = utcnow,
 ) -> RunResult:
+    """One run of `day`. A closed day, or a day whose lease another run holds, raises Conflict
+    and leaves no run behind."""
+    result = await _reconcile(
+        sessionmaker, settings, day, channel, pull, client, trigger, retry_policy, clock, False
+    )
+    assert result is not None  # only a run told to skip a succeeded day returns None
+    return result
+
+
+async def reconcile_if_due(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    day: date,
+    client: httpx.AsyncClient | None = None,
+    trigger: RunTrigger,
+    retry_policy: RetryPolicy | None = None,
+    clock: Clock = utcnow,
+) -> RunResult | None:
+    """The scheduler's run of `day`, every channel: None (no run) when the day has succeeded
+    meanwhile, which is checked once the lease is held so two processes never both run it."""
+    return await _reconcile(
+        sessionmaker, settings, day, None, True, client, trigger, retry_policy, clock, True
+    )
+
+
+async def _reconcile(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    day: date,
+    channel: str | None,
+    pull: bool,
+    client: httpx.AsyncClient | None,
+    trigger: RunTrigger,
+    retry_policy: RetryPolicy | None,
+    clock: Clock,
+    unless_succeeded: bool,
+) -> RunResult | None:
     channels = [channel] if channel else settings.channel_names()
     for name in channels:
         channel_config(settings, name)
     refuse_days_to_come([day], clock())
+    run_id = await _start(sessionmaker, day, channel, trigger, clock, unless_succeeded)
+    if run_id is None:
+        return None
+    heartbeat = lease.Heartbeat(sessionmaker, day, run_id, clock)
+    started = time.monotonic()
+    try:
+        async with heartbeat.running():
+            outcomes = await _pull_all(
+                sessionmaker,
+                settings,
+                day,
+                channels,
+                pull,
+                client,
+                run_id,
+                retry_policy,
+                clock,
+                heartbeat,
+            )
+            heartbeat.check()
+            result = await _match_and_judge(
+                sessionmaker, settings, day, channels, outcomes, run_id, clock, heartbeat
+            )
+    except (asyncio.CancelledError, lease.LeaseLost) as exc:
+        # stopped (SIGTERM) or taken over: the judgement is one transaction, so nothing of it
+        # was written; the day is free for the next run at once
+        why = str(exc) if isinstance(exc, lease.LeaseLost) else "stopped before it finished"
+        await _finish_broken(sessionmaker, run_id, "abandoned", why, clock())
+        observe_run("abandoned", trigger, time.monotonic() - started)
+        raise
+    except Exception as exc:
+        # matching wrote nothing (one transaction); the run must not stay "running" forever
+        await _finish_broken(
+            sessionmaker, run_id, "failed", f"{type(exc).__name__}: {exc}", clock()
+        )
+        observe_run("failed", trigger, time.monotonic() - started)
+        raise
+    finally:
+        await lease.release(sessionmaker, day, run_id)
+    observe_run(result.status, trigger, time.monotonic() - started)
+    log.info("run %d of %s (%s): %s", run_id, day, trigger, result.status)
+    return result
+
+
+async def _start(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    day: date,
+    channel: str | None,
+    trigger: RunTrigger,
+    clock: Clock,
+    unless_succeeded: bool,
+) -> int | None:
+    """The run's row and the day's lease, in one transaction: a refusal leaves neither."""
     async with sessionmaker() as session:
         await refuse_closed_days(session, [day])
         run = Run(
             business_day=day, channel=channel, status="running", trigger=trigger, started_at=clock()
         )
         session.add(run)
+        await session.flush()
+        await lease.take(session, day, run.id, clock())
+        if unless_succeeded and await day_succeeded(session, day):
+            await session.rollback()
+            return None
         await session.commit()
-        run_id = run.id
-    try:
-        await lease.acquire(sessionmaker, day, run_id, clock())
-    except Exception as exc:
-        await _mark_failed(sessionmaker, run_id, f"lease refused: {exc}", clock())
-        raise
-    try:
-        outcomes = await _pull_all(
-            sessionmaker, settings, day, channels, pull, client, run_id, retry_policy, clock
-        )
-        await lease.renew(sessionmaker, day, run_id, clock())
-        result = await _match_and_judge(
-            sessionmaker, settings, day, channels, outcomes, run_id, clock
-        )
-    except Exception as exc:
-        # matching wrote nothing (one transaction); the run must not stay "running" forever
-        await _mark_failed(sessionmaker, run_id, f"{type(exc).__name__}: {exc}", clock())
-        raise
-    finally:
-        await lease.release(sessionmaker, day, run_id)
-    log.info("run %d of %s: %s", run_id, day, result.status)
-    return result
+        return run.id
 
 
-async def _mark_failed(
-    sessionmaker: async_sessionmaker[AsyncSession], run_id: int, error: str, at: datetime
+async def day_succeeded(session: AsyncSession, day: date) -> bool:
+    """Whether a run of every channel has succeeded for `day`."""
+    query = select(Run.id).where(
+        Run.business_day == day, Run.status == "succeeded", Run.channel.is_(None)
+    )
+    return (await session.execute(query.limit(1))).first() is not None
+
+
+async def _finish_broken(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    run_id: int,
+    status: str,
+    error: str,
+    at: datetime,
 ) -> None:
+    """End a run that did not finish: `failed` or `abandoned`, unless it already ended (a run
+    taken over was marked `abandoned` by the run that took its day)."""
     async with sessionmaker() as session:
         await session.execute(
-            update(Run).where(Run.id == run_id).values(status="failed", finished_at=at, error=error)
+            update(Run)
+            .where(Run.id == run_id, Run.status == "running")
+            .values(status=status, finished_at=at, error=error)
         )
         await session.commit()
 
@@ -114,6 +208,7 @@ async def _pull_all(
     run_id: int,
     retry_policy: RetryPolicy | None,
     clock: Clock,
+    heartbeat: lease.Heartbeat,
 ) -> dict[str, ChannelOutcome]:
     outcomes: dict[str, ChannelOutcome] = {}
     pulled = [
@@ -141,7 +236,7 @@ async def _pull_all(
                 retry_policy=retry_policy,
                 clock=clock,
             )
-            await lease.renew(sessionmaker, day, run_id, clock())
+            heartbeat.check()
     finally:
         if client is None:
             await http.aclose()
@@ -156,13 +251,14 @@ async def _match_and_judge(
     outcomes: dict[str, ChannelOutcome],
     run_id: int,
     clock: Clock,
+    heartbeat: lease.Heartbeat,
 ) -> RunResult:
     file_fed = [
         n for n in settings.channel_names() if isinstance(settings.channels[n], FileChannel)
     ]
     status = run_status(outcomes)
     now = clock()
-    async with sessionmaker() as session:
+    async with sessionmaker() as session, heartbeat.quiet(dialect_of(session) == "sqlite"):
         if dialect_of(session) == "postgresql":
             # the run's statements are short: compiling them (PostgreSQL's JIT starts above a
             # cost the big IN sets reach) took longer than running them
@@ -175,7 +271,8 @@ async def _match_and_judge(
             since=await _last_judged(session, run_id),
             waiting=frozenset(n for n in channels if outcomes[n].status == "failed"),
         )
-        output = run_engine(loaded.engine_input)
+        # in a thread: the loop stays free to renew the lease while the engine works
+        output = await asyncio.to_thread(run_engine, loaded.engine_input)
         await write_matches(session, output.resolutions, loaded.stored, run_id=run_id, now=now)
         # only what the engine judged now may change: what rests on a channel that failed in
         # this run waits for a run that gets its statement (DESIGN 8; issue 10)
@@ -209,6 +306,7 @@ async def _match_and_judge(
             cases_closed=counts.closed,
             cases_open=int(cases_open),
         )
+        await lease.confirm(session, day, run_id, clock())
         await session.execute(
             update(Run)
             .where(Run.id == run_id)

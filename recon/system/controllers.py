@@ -3,21 +3,28 @@ same status and headers, no body), as load balancers and uptime probes often ask
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from typing import Any
 
 import msgspec
 from litestar import Request, Response, route
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.enums import HttpMethod
 from litestar.openapi.datastructures import ResponseSpec
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from sqlalchemy import text
 
+from recon.clock import Clock
 from recon.db.migrate import current_revision, head_revision
+from recon.schedule.status import schedule_status
 from recon.system.errors import error_body, error_responses
-from recon.system.observability import metrics_text
+from recon.system.metrics import ScheduleGauges, render
 
 GET_AND_HEAD = [HttpMethod.GET, HttpMethod.HEAD]
-METRICS_MEDIA_TYPE = "text/plain; version=0.0.4"
+METRICS_MEDIA_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+log = logging.getLogger("recon.system")
 
 
 class Health(msgspec.Struct):
@@ -87,9 +94,30 @@ async def readyz(request: Request[Any, Any, Any], state: State) -> Response[byte
 @route(
     "/metrics",
     http_method=GET_AND_HEAD,
-    sync_to_thread=False,
     summary="Prometheus metrics",
     media_type=METRICS_MEDIA_TYPE,
 )
-def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
-    return _answer(request, metrics_text().encode(), media_type=METRICS_MEDIA_TYPE)
+async def metrics(
+    request: Request[Any, Any, Any], state: State, clock: NamedDependency[Clock]
+) -> Response[bytes]:
+    return _answer(request, await metrics_body(state, clock()), media_type=METRICS_MEDIA_TYPE)
+
+
+async def metrics_body(state: State, now: datetime) -> bytes:
+    """The process's metrics and the schedule's gauges; a database that does not answer leaves
+    the gauges out (and the probe answering) rather than failing the scrape."""
+    try:
+        async with state.read_sessionmaker() as session:
+            status = await schedule_status(session, state.settings, now)
+    except Exception as exc:  # a scrape must answer whatever the database does
+        log.warning("metrics without the schedule's gauges: %s", type(exc).__name__)
+        return render()
+    channels = status.last_succeeded
+    return render(
+        ScheduleGauges(
+            last_succeeded=channels,
+            overdue={name: status.channel_overdue(name) for name in channels},
+            given_up={name: status.channel_given_up(name) for name in channels},
+            days_overdue=len(status.overdue()),
+        )
+    )

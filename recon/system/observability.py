@@ -1,4 +1,4 @@
-"""Request ids in every log line, one access line per request, and a few Prometheus counters."""
+"""Request ids in every log line, one access line per request, and the request counter."""
 
 from __future__ import annotations
 
@@ -6,17 +6,17 @@ import logging
 import re
 import secrets
 import time
-from collections import Counter
 from contextvars import ContextVar
 from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from recon.system.metrics import count_request
+
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 access_log = logging.getLogger("recon.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-REQUESTS: Counter[tuple[str, int]] = Counter()
 
 
 class RequestIdFilter(logging.Filter):
@@ -64,18 +64,8 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send_with_id)
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
-            REQUESTS[(method, status)] += 1
+            count_request(method, status)
             access_log.info("%s %s %s %.1fms", method, scope["path"], status, elapsed_ms)
             request_id_var.reset(token)
 
     return middleware
-
-
-def metrics_text() -> str:
-    lines = [
-        "# HELP recon_http_requests_total HTTP requests served, by method and status.",
-        "# TYPE recon_http_requests_total counter",
-    ]
-    for (method, status), count in sorted(REQUESTS.items()):
-        lines.append(f'recon_http_requests_total{{method="{method}",status="{status}"}} {count}')
-    return "\n".join(lines) + "\n"

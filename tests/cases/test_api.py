@@ -115,7 +115,7 @@ async def test_runs_are_listed(
 ) -> None:
     runs = (await client.get("/api/v1/runs", headers=reader)).json()
     assert runs[0]["run_id"] == reconciled["run_id"]
-    assert runs[0]["result"]["cases_opened"] == 4
+    assert runs[0]["cases_opened"] == 4
     one = await client.get(f"/api/v1/runs/{reconciled['run_id']}", headers=reader)
     assert one.json()["status"] == "succeeded"
 

@@ -1,0 +1,128 @@
+"""Runs of several days in one process, oldest first: `recon reconcile --from --to` and the
+scheduler's catch-up and retries take this one path (one process, one HTTP client, one
+database engine for the whole range).
+
+Each day is its own run, with its own lease: a day that is closed or whose lease another run
+holds is refused (no run) and the next day goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import date
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from recon.clock import Clock, utcnow
+from recon.errors import Conflict
+from recon.runs.schemas import RefusedRun, RunResult
+from recon.runs.service import reconcile_day, reconcile_if_due
+from recon.settings import Settings
+from recon.statements.channels import channel_config
+from recon.statements.fetches import refuse_days_to_come
+from recon.statements.schemas import ChannelOutcome
+from recon.vocab import RunTrigger
+
+if TYPE_CHECKING:
+    import httpx
+
+    from adapters.base import RetryPolicy
+
+log = logging.getLogger("recon.runs")
+
+Outcome = RunResult | RefusedRun
+
+
+def refused_run(settings: Settings, day: date, channel: str | None, reason: str) -> RefusedRun:
+    channels = [channel] if channel else settings.channel_names()
+    skipped = ChannelOutcome(status="skipped").as_json()
+    return RefusedRun(
+        date=day.isoformat(), reason=reason, channels={name: dict(skipped) for name in channels}
+    )
+
+
+async def reconcile_days(
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    plan: Sequence[tuple[date, RunTrigger]],
+    channel: str | None = None,
+    pull: bool = True,
+    scheduled: bool = False,
+    client: httpx.AsyncClient | None = None,
+    retry_policy: RetryPolicy | None = None,
+    clock: Clock = utcnow,
+) -> list[Outcome]:
+    """Run each (day, trigger) of `plan`, oldest first. A refusal is reported in the list and
+    the range goes on. `scheduled` runs every channel, skip a day that has succeeded meanwhile
+    (no entry), and log a run that raises with its day and go on; otherwise it raises."""
+    plan = sorted(plan)
+    if channel is not None:
+        channel_config(settings, channel)
+    refuse_days_to_come([day for day, _ in plan], clock())
+    if not pull:
+        return await _each(
+            sessionmaker, settings, plan, channel, False, scheduled, None, None, clock
+        )
+    import httpx
+
+    owned = httpx.AsyncClient() if client is None else None
+    async with owned or contextlib.nullcontext(client) as http:
+        return await _each(
+            sessionmaker, settings, plan, channel, True, scheduled, http, retry_policy, clock
+        )
+
+
+async def _each(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    plan: Sequence[tuple[date, RunTrigger]],
+    channel: str | None,
+    pull: bool,
+    scheduled: bool,
+    client: httpx.AsyncClient | None,
+    retry_policy: RetryPolicy | None,
+    clock: Clock,
+) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for day, trigger in plan:
+        try:
+            if scheduled:
+                done = await reconcile_if_due(
+                    sessionmaker=sessionmaker,
+                    settings=settings,
+                    day=day,
+                    client=client,
+                    trigger=trigger,
+                    retry_policy=retry_policy,
+                    clock=clock,
+                )
+                if done is None:
+                    log.info("%s: succeeded meanwhile, skipped", day)
+                    continue
+            else:
+                done = await reconcile_day(
+                    sessionmaker=sessionmaker,
+                    settings=settings,
+                    day=day,
+                    channel=channel,
+                    pull=pull,
+                    client=client,
+                    trigger=trigger,
+                    retry_policy=retry_policy,
+                    clock=clock,
+                )
+            outcomes.append(done)
+        except Conflict as refusal:
+            if scheduled:
+                log.info("%s: skipped; %s", day, refusal.detail)
+            outcomes.append(refused_run(settings, day, channel, refusal.detail))
+        except Exception as exc:
+            if not scheduled:
+                raise
+            # the scheduler goes on: the day is tried again at the next retry
+            log.error("%s: the %s run raised %s: %s", day, trigger, type(exc).__name__, exc)
+    return outcomes
