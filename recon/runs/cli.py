@@ -11,6 +11,7 @@ refused (4) is worse than failed (1), failed worse than partial (3), partial wor
 from __future__ import annotations
 
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -163,11 +164,13 @@ def runs_list(ctx: click.Context, day: str | None, limit: int, as_json: bool) ->
     if as_json:
         print_json(views)
         return
+    tz = ZoneInfo(settings_of(ctx).timezone)  # the JSON says UTC; people read local time
     for view in views:
-        finished = f"{view.finished_at:%Y-%m-%d %H:%M:%S}" if view.finished_at else "-"
+        started = f"{view.started_at.astimezone(tz):%Y-%m-%d %H:%M:%S}"
+        finished = f"{view.finished_at.astimezone(tz):%H:%M:%S}" if view.finished_at else "-"
         click.echo(
             f"{view.run_id:>6}  {view.date}  {view.status:<10} {view.trigger:<9} "
-            f"{view.started_at:%Y-%m-%d %H:%M:%S} → {finished}"
+            f"{started} → {finished}"
         )
         for name, part in view.channels.items():
             error = f" — {part.get('error')}" if part.get("error") else ""

@@ -136,15 +136,15 @@ async def schedule_status(
         for day in sorted(runs)
         if day not in window_days and day < (window[0] if window else last_due + timedelta(1))
     ]
-    last = dict(
-        (
-            await session.execute(
-                select(ChannelDay.channel, func.max(ChannelDay.business_day))
-                .where(ChannelDay.reconciled_at.is_not(None))
-                .group_by(ChannelDay.channel)
-            )
-        ).tuples()
-    )
+    # (a Result has keys(): dict() would read it as a mapping, not as pairs)
+    last = {  # noqa: C416
+        channel: day
+        for channel, day in await session.execute(
+            select(ChannelDay.channel, func.max(ChannelDay.business_day))
+            .where(ChannelDay.reconciled_at.is_not(None))
+            .group_by(ChannelDay.channel)
+        )
+    }
     return ScheduleStatus(
         now=now,
         last_due_day=last_due,
