@@ -39,8 +39,8 @@ MAX_RANGE_DAYS = 366
 
 @click.command()
 @click.option("--date", "day", default=None, help="Business day, YYYY-MM-DD.")
-@click.option("--from", "first", default=None, help="First business day of a range.")
-@click.option("--to", "last", default=None, help="Last business day of a range.")
+@click.option("--from", "start", default=None, help="First business day of a range.")
+@click.option("--to", "end", default=None, help="Last business day of a range.")
 @click.option("--channel", default=None, help="Only this channel (default: every channel).")
 @click.option("--no-pull", is_flag=True, help="Match what is stored; pull nothing.")
 @json_option
@@ -48,15 +48,15 @@ MAX_RANGE_DAYS = 366
 def reconcile(
     ctx: click.Context,
     day: str | None,
-    first: str | None,
-    last: str | None,
+    start: str | None,
+    end: str | None,
     channel: str | None,
     no_pull: bool,
     as_json: bool,
 ) -> None:
     """A run: pull, store, match and judge one business day, or each day of a range."""
     settings = settings_of(ctx)
-    days = _days(day, first, last)
+    days = _days(day, start, end)
     # A run holds a day's lines, dossiers and cases (hundreds of thousands of small objects)
     # until it ends; the cyclic collector would walk them again and again, a fifth of the
     # engine's time. This process ends with its runs and frees them all at once.
