@@ -78,16 +78,15 @@ async def schedule_status(
         )
     ).scalars():
         runs.setdefault(run.business_day, []).append(run)
-    reconciled = set(
-        (
-            await session.execute(
-                select(ChannelDay.channel, ChannelDay.business_day).where(
-                    ChannelDay.business_day.between(first, last_due),
-                    ChannelDay.reconciled_at.is_not(None),
-                )
+    reconciled = {
+        (channel, day)
+        for channel, day in await session.execute(
+            select(ChannelDay.channel, ChannelDay.business_day).where(
+                ChannelDay.business_day.between(first, last_due),
+                ChannelDay.reconciled_at.is_not(None),
             )
-        ).tuples()
-    )
+        )
+    }
     closed = set(
         (
             await session.execute(
