@@ -82,6 +82,9 @@ class NightlyWork:
             if self._stopping and task.cancelled():
                 return []
             raise
+        except Exception as exc:  # the database away, say: logged, and the next firing tries
+            log.error("%s: the firing failed: %s: %s", fire, type(exc).__name__, exc)
+            return []
         finally:
             self._tasks.discard(task)
 

@@ -110,3 +110,26 @@ async def test_the_host_zone_does_not_move_the_nightly_time(
     assert nightly.trigger.get_next_fire_time(None, after) == datetime(
         2025, 11, 29, 1, 30, tzinfo=HCM
     )
+
+
+async def test_a_firing_that_fails_is_logged_and_the_next_one_goes_on(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_with(tmp_path, "")
+    calls: list[str] = []
+
+    class Flaky(Recorder):
+        async def _fire(self, fire: Any) -> list[Any]:
+            calls.append(fire)
+            if len(calls) == 1:
+                raise ConnectionRefusedError("database away")
+            return []
+
+    work = Flaky(settings)
+    with caplog.at_level("ERROR", logger="recon.schedule"):
+        assert await work.fire("nightly") == []
+    assert [r.getMessage() for r in caplog.records] == [
+        "nightly: the firing failed: ConnectionRefusedError: database away"
+    ]
+    assert await work.fire("retry") == []
+    assert calls == ["nightly", "retry"]
