@@ -31,11 +31,11 @@ from recon.settings import Settings
 from recon.system.controllers import healthz, metrics, readyz
 from recon.system.docs import openapi_config
 from recon.system.errors import API_ERRORS, EXCEPTION_HANDLERS, error_responses
-from recon.system.observability import request_id_middleware
 from recon.web import TEMPLATES_DIR
 from recon.web.auth import require_web_user
 from recon.web.controllers import ledger_download, ledger_page, web_root
 from recon.web.format import register_filters
+from recon.web.runs import runs_page
 
 # 10,000 dossiers of generous size; Litestar's default of 10 MB is too tight for that
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -93,7 +93,7 @@ class ReconPlugin(InitPluginProtocol):
         web = Router(
             path="/",
             guards=[require_web_user],
-            route_handlers=[web_root, ledger_page, ledger_download],
+            route_handlers=[web_root, ledger_page, ledger_download, runs_page],
             include_in_schema=False,
         )
         app_config.route_handlers.extend([healthz, readyz, metrics, api, web])
@@ -108,7 +108,6 @@ class ReconPlugin(InitPluginProtocol):
             }
         )
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
-        app_config.middleware.insert(0, request_id_middleware)
         app_config.lifespan.append(self._database)
         if self.scheduler:
             app_config.lifespan.append(self._scheduling)

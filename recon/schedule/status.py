@@ -3,7 +3,8 @@ runs and channel-days (DESIGN 8). The scheduler plans from it; `/metrics` and th
 show it.
 
 A day is `succeeded` once a run of every channel succeeded; otherwise it shows its latest
-run's status (`partial`, `failed`, `abandoned`, `running`), or `not_yet` when no run tried it.
+run's status (`partial`, `failed`, `abandoned`, `running`; a succeeded run of one channel only
+is `partial`: the other channels are still due), or `not_yet` when no run tried it.
 A channel-day is `succeeded` once reconciled with its statement in, `failed` when the day's
 latest run failed it, else `not_yet`. A day before the window that a run tried and that never
 succeeded is `given_up`: no longer retried, it waits for an operator's backfill.
@@ -107,8 +108,12 @@ async def schedule_status(
             status = "succeeded"
         elif latest is None:
             status = "not_yet"
+        elif not in_window:
+            status = "given_up"
+        elif latest.status == "succeeded":  # a run of one channel: the others are still due
+            status = "partial"
         else:
-            status = latest.status if in_window else "given_up"
+            status = latest.status
         channels = {}
         for name in names:
             if (name, day) in reconciled:
