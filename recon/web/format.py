@@ -1,13 +1,14 @@
 """Jinja filters for the accountant's pages: money, dates and counts the Vietnamese way.
 
 Money is `1.234.567 ₫` (dots between thousands, the đồng sign after a space); dates are
-`dd/mm/yyyy`. Case-type names come from the ledger exports, so the page and the XLSX agree.
+`dd/mm/yyyy`, moments `dd/mm/yyyy HH:MM` (in the time zone the controller put them in).
+Case-type names come from the ledger exports, so the page and the XLSX agree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from recon.ledger.exports import CASE_TYPE_NAMES, open_cases_text
@@ -15,7 +16,16 @@ from recon.ledger.exports import CASE_TYPE_NAMES, open_cases_text
 if TYPE_CHECKING:
     from litestar.plugins.jinja import JinjaTemplateEngine
 
-__all__ = ["CASE_TYPE_NAMES", "FILTERS", "loai", "ngay", "register_filters", "so", "vnd"]
+__all__ = [
+    "CASE_TYPE_NAMES",
+    "FILTERS",
+    "loai",
+    "ngay",
+    "ngay_gio",
+    "register_filters",
+    "so",
+    "vnd",
+]
 
 
 def so(number: int) -> str:
@@ -32,6 +42,11 @@ def vnd(amount: int) -> str:
 def ngay(day: date) -> str:
     """A date as `dd/mm/yyyy`."""
     return f"{day.day:02d}/{day.month:02d}/{day.year:04d}"
+
+
+def ngay_gio(moment: datetime) -> str:
+    """A moment as `dd/mm/yyyy HH:MM`, in its own time zone: convert it to local time first."""
+    return f"{ngay(moment.date())} {moment.hour:02d}:{moment.minute:02d}"
 
 
 def ngay_ngan(day: date) -> str:
@@ -53,6 +68,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "vnd": vnd,
     "so": so,
     "ngay": ngay,
+    "ngay_gio": ngay_gio,
     "ngay_ngan": ngay_ngan,
     "loai": loai,
     "ho_so": ho_so,
