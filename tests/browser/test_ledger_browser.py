@@ -6,49 +6,21 @@ holding the test ward (tests/runs/test_reconcile.py), reconciled through the CLI
 
 from __future__ import annotations
 
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from recon.app import create_app
 from recon.settings import Settings
 from recon.web.controllers import local_today, preset_range
+from tests.browser.conftest import NEEDS_CHROMIUM, PASSWORD, served, signed_in_page
 from tests.runs.test_reconcile import D1, reconcile, ward
 
 __all__ = ["ward"]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PASSWORD = "mật khẩu rất dài"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(),
-        reason=f"{CHROMIUM} is absent: install Debian's chromium (apt-get install chromium)",
-    ),
-]
-
-
-@pytest.fixture
-def database_url(sqlite_template: Path, tmp_path: Path) -> str:
-    """SQLite only: the browser checks the page, the databases are covered in tests/web."""
-    path = tmp_path / "recon.db"
-    shutil.copyfile(sqlite_template, path)
-    return f"sqlite+aiosqlite:///{path}"
+pytestmark = NEEDS_CHROMIUM
 
 
 @pytest.fixture
@@ -61,91 +33,60 @@ def prepared(run_cli: Callable[..., Any], ward: None) -> None:
 @pytest.fixture
 def server(settings: Settings, prepared: None) -> Iterator[str]:
     """The real app under uvicorn in a thread; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings), log_level="warning", access_log=False, ws="none", lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        assert time.monotonic() < deadline, "uvicorn did not start in 20 s"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with served(create_app(settings)) as url:
+        yield url
 
 
 def test_the_ledger_page_renders_and_its_presets_work(
     server: str, settings: Settings, tmp_path: Path
 ) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            context = browser.new_context(
-                http_credentials={"username": "ketoan", "password": PASSWORD},
-                locale="vi-VN",
-                viewport={"width": 1360, "height": 900},
-            )
-            page = context.new_page()
-            response = page.goto(f"{server}/so-doi-soat?tu=2025-11-20&den=2025-11-26")
-            assert response is not None
-            assert response.status == 200
-            assert page.title() == f"Sổ đối soát — {settings.ward_name}"
-            range_text = page.locator("#range")
-            assert "Từ ngày 20/11/2025 đến ngày 26/11/2025" in range_text.inner_text()
+    with signed_in_page() as page:
+        response = page.goto(f"{server}/so-doi-soat?tu=2025-11-20&den=2025-11-26")
+        assert response is not None
+        assert response.status == 200
+        assert page.title() == f"Sổ đối soát — {settings.ward_name}"
+        range_text = page.locator("#range")
+        assert "Từ ngày 20/11/2025 đến ngày 26/11/2025" in range_text.inner_text()
 
-            # the tables
-            totals = page.locator("#channel-totals")
-            assert totals.get_by_role("row", name="vnpay").count() == 1
-            assert "41.000 ₫" in totals.inner_text()
-            days = page.locator("#days")
-            assert "24/11/2025" in days.inner_text()
-            assert "Khoản thu không rõ hồ sơ: 1" in days.inner_text()
+        # the tables
+        totals = page.locator("#channel-totals")
+        assert totals.get_by_role("row", name="vnpay").count() == 1
+        assert "41.000 ₫" in totals.inner_text()
+        days = page.locator("#days")
+        assert "24/11/2025" in days.inner_text()
+        assert "Khoản thu không rõ hồ sơ: 1" in days.inner_text()
 
-            # the chart: a group per day, a bar for the day with payments, with its tooltip
-            chart = page.locator("svg.chart")
-            assert chart.is_visible()
-            assert chart.locator("g.day").count() == 7
-            bar = chart.locator("rect.bar")
-            assert bar.count() == 1
-            box = bar.bounding_box()
-            assert box is not None
-            assert box["height"] > 100
-            assert box["width"] > 5
-            title = bar.locator("title").text_content()
-            assert title == "24/11/2025 · vnpay: 41.000 ₫ (5 giao dịch)"
-            page.screenshot(path=str(tmp_path / "so-doi-soat.png"), full_page=True)
+        # the chart: a group per day, a bar for the day with payments, with its tooltip
+        chart = page.locator("svg.chart")
+        assert chart.is_visible()
+        assert chart.locator("g.day").count() == 7
+        bar = chart.locator("rect.bar")
+        assert bar.count() == 1
+        box = bar.bounding_box()
+        assert box is not None
+        assert box["height"] > 100
+        assert box["width"] > 5
+        title = bar.locator("title").text_content()
+        assert title == "24/11/2025 · vnpay: 41.000 ₫ (5 giao dịch)"
+        page.screenshot(path=str(tmp_path / "so-doi-soat.png"), full_page=True)
 
-            # a preset moves the range
-            page.get_by_role("link", name="Tháng trước").click()
-            page.wait_for_url("**preset=prev-month**")
-            start, end = preset_range("prev-month", local_today(settings.timezone))
-            expected = f"Từ ngày {start:%d/%m/%Y} đến ngày {end:%d/%m/%Y}"
-            assert expected in page.locator("#range").inner_text()
-            active = page.locator(".presets .active")
-            assert active.inner_text() == "Tháng trước"
-            page.screenshot(path=str(tmp_path / "thang-truoc.png"), full_page=True)
+        # a preset moves the range
+        page.get_by_role("link", name="Tháng trước").click()
+        page.wait_for_url("**preset=prev-month**")
+        start, end = preset_range("prev-month", local_today(settings.timezone))
+        expected = f"Từ ngày {start:%d/%m/%Y} đến ngày {end:%d/%m/%Y}"
+        assert expected in page.locator("#range").inner_text()
+        active = page.locator(".presets .active")
+        assert active.inner_text() == "Tháng trước"
+        page.screenshot(path=str(tmp_path / "thang-truoc.png"), full_page=True)
 
-            # the form takes dd/mm/yyyy and a channel
-            page.get_by_label("Từ ngày", exact=True).fill("24/11/2025")
-            page.get_by_label("Đến ngày", exact=True).fill("24/11/2025")
-            page.locator("select[name=kenh]").select_option("vnpay")
-            page.get_by_role("button", name="Xem").click()
-            page.wait_for_url("**kenh=vnpay**")
-            shown = page.locator("#range").inner_text()
-            assert "Từ ngày 24/11/2025 đến ngày 24/11/2025" in shown
-            assert "Kênh vnpay" in shown
-            assert page.locator("svg.chart rect.bar").count() == 1
-        finally:
-            browser.close()
+        # the form takes dd/mm/yyyy and a channel
+        page.get_by_label("Từ ngày", exact=True).fill("24/11/2025")
+        page.get_by_label("Đến ngày", exact=True).fill("24/11/2025")
+        page.locator("select[name=kenh]").select_option("vnpay")
+        page.get_by_role("button", name="Xem").click()
+        page.wait_for_url("**kenh=vnpay**")
+        shown = page.locator("#range").inner_text()
+        assert "Từ ngày 24/11/2025 đến ngày 24/11/2025" in shown
+        assert "Kênh vnpay" in shown
+        assert page.locator("svg.chart rect.bar").count() == 1
