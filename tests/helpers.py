@@ -15,3 +15,10 @@ async def make_key(settings: Settings, *scopes: str, name: str = "test") -> str:
             db_session=session, name=name, scopes=list(scopes), now=datetime.now(UTC)
         )
     return new.key
+
+
+def one_error_line(err: str) -> str:
+    """The one error line a failing command writes on stderr (DESIGN 6), without its prefix."""
+    assert err.count("\n") == 1, err
+    assert err.startswith("recon: error: "), err
+    return err.removeprefix("recon: error: ").rstrip("\n")

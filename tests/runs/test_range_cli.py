@@ -22,6 +22,7 @@ from fixtures.simulators.server import SimulatorSet, run_simulators
 from recon.db.models import LedgerDay, Run, RunLease
 from recon.db.session import open_database
 from recon.settings import Settings, load_settings
+from tests.helpers import one_error_line
 from tests.runs.test_reconcile import D1, ward
 
 __all__ = ["ward"]
@@ -89,12 +90,6 @@ def hold_lease(settings: Settings, day: str) -> None:
             expires_at=now + timedelta(minutes=10),
         ),
     )
-
-
-def one_error_line(err: str) -> str:
-    assert err.count("\n") == 1, err
-    assert err.startswith("recon: error: "), err
-    return err.removeprefix("recon: error: ").rstrip("\n")
 
 
 def reconcile_range(run_cli: Callable[..., Any], start: str, end: str, *extra: str) -> Any:

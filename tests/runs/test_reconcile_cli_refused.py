@@ -16,6 +16,7 @@ from sqlalchemy import insert
 from recon.db.models import LedgerDay, RunLease
 from recon.db.session import open_database
 from recon.settings import Settings
+from tests.helpers import one_error_line
 
 DAY = "2025-11-24"
 SKIPPED = {
@@ -57,12 +58,6 @@ def held_lease(settings: Settings) -> None:
             expires_at=now + timedelta(minutes=5),
         ),
     )
-
-
-def one_error_line(err: str) -> str:
-    assert err.count("\n") == 1, err
-    assert err.startswith("recon: error: "), err
-    return err.removeprefix("recon: error: ").rstrip("\n")
 
 
 def test_a_closed_day_prints_the_refused_run_as_json_and_exits_4(

@@ -19,19 +19,12 @@ from recon.db.session import open_database
 from recon.runs import lease
 from recon.settings import Settings
 from tests.helpers import make_key
+from tests.runs.test_range_cli import RUN_FIELDS
 from tests.runs.test_reconcile import D1, D2, reconcile, ward
 
 __all__ = ["ward"]
 
-VIEW_FIELDS = {
-    "run_id",
-    "date",
-    "status",
-    "channels",
-    "matched",
-    "cases_opened",
-    "cases_closed",
-    "cases_open",
+VIEW_FIELDS = RUN_FIELDS | {
     "started_at",
     "finished_at",
     "trigger",
@@ -124,16 +117,7 @@ def test_runs_are_listed_newest_first_with_the_run_object_and_more(
     for view, made in zip(listed, reversed(three_runs), strict=True):
         assert set(view) >= VIEW_FIELDS, view
         # the run object as the run printed it
-        for field in (
-            "run_id",
-            "date",
-            "status",
-            "channels",
-            "matched",
-            "cases_opened",
-            "cases_closed",
-            "cases_open",
-        ):
+        for field in RUN_FIELDS:
             assert view[field] == made[field], field
         assert view["trigger"] == "manual"
         assert view["error"] is None
