@@ -1,5 +1,6 @@
 """What every bench shares: a fresh interpreter per measured step, its time, CPU and peak RSS;
-fresh and bare SQLite databases; medians; a table and one JSON line.
+fresh and bare SQLite databases, fresh PostgreSQL ones; a storage floor; medians; a table and
+one JSON line.
 
 Peak RSS on Linux: a spawned child's `ru_maxrss` starts at its parent's high-water mark (exec
 folds the old address space's peak into it), so a bench holding its generated rows would hide
@@ -11,21 +12,26 @@ wrapper interpreter (`-S`), so its `ru_maxrss` from `wait4` is its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import itertools
 import json
 import os
 import platform
 import resource
+import shutil
 import sqlite3
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -136,15 +142,20 @@ def remove_sqlite(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def fresh_sqlite(path: Path) -> str:
-    """A freshly migrated SQLite database at `path`; its URL as recon's settings make it."""
+def migrated(url: str) -> str:
+    """The database at `url` migrated by recon; its URL as recon's settings make it."""
     from recon.db.migrate import upgrade
     from recon.settings import load_settings
 
-    remove_sqlite(path)
-    url = load_settings({"RECON_DATABASE_URL": f"sqlite:///{path}"}).database_url
+    url = load_settings({"RECON_DATABASE_URL": url}).database_url
     asyncio.run(upgrade(url))
     return url
+
+
+def fresh_sqlite(path: Path) -> str:
+    """A freshly migrated SQLite database at `path`; its URL as recon's settings make it."""
+    remove_sqlite(path)
+    return migrated(f"sqlite:///{path}")
 
 
 def bare(path: Path) -> sqlite3.Connection:
@@ -171,6 +182,185 @@ def digest(path: Path, sql: str) -> tuple[int, str]:
     finally:
         conn.close()
     return count, hashed.hexdigest()
+
+
+# --- databases by URL: sqlite:///PATH or postgresql://… -------------------------------------
+
+
+def sqlite_path(url: str) -> Path | None:
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
+
+def rows_of(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """What `sql` reads (nothing for a statement that reads nothing), through bare sqlite3 or
+    psycopg, committed."""
+    path = sqlite_path(url)
+    if path is not None:
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            return conn.execute(sql).fetchall()
+    import psycopg
+
+    with psycopg.connect(url) as pg:
+        found = pg.execute(sql)
+        return found.fetchall() if found.description else []
+
+
+def fresh_postgres(server: str, name: str, template: str | None = None) -> str:
+    """An empty database `name` on the server of `server` (dropped first if there), or a copy
+    of the database `template`; its postgresql:// URL."""
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as pg:
+        pg.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        copy = f' TEMPLATE "{template}"' if template else ""
+        pg.execute(f'CREATE DATABASE "{name}"{copy}')
+    return urlsplit(server)._replace(path=f"/{name}").geturl()
+
+
+def drop_postgres(server: str, *names: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as pg:
+        for name in names:
+            pg.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def copy_database(url: str, name: str, server: str) -> str:
+    """A copy of the closed database at `url` named `name` (a file beside it, or a PostgreSQL
+    database made from it as a template); its URL."""
+    path = sqlite_path(url)
+    if path is None:
+        return fresh_postgres(server, name, template=urlsplit(url).path.lstrip("/"))
+    target = path.with_name(f"{name}.db")
+    remove_sqlite(target)
+    for suffix in ("", "-wal"):
+        if Path(f"{path}{suffix}").exists():
+            shutil.copyfile(f"{path}{suffix}", f"{target}{suffix}")
+    return f"sqlite:///{target}"
+
+
+# --- the storage floor: the rows recon stored, written back bare -----------------------------
+
+
+@dataclass(frozen=True)
+class Phase:
+    """The writes of one recon step: its tables in foreign-key order, whether recon loads them
+    with their secondary indexes held back (dropped, then built again: `recon.db.bulk`, SQLite
+    only), and SQL that ends the step's writes."""
+
+    name: str
+    tables: tuple[str, ...]
+    held: bool = False
+    then: str = ""
+
+
+class Stopwatch:
+    """Wall time summed over `with watch:` blocks: a floor's writes, not its reads."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(self, *_: object) -> None:
+        self.seconds += time.perf_counter() - self._started
+
+
+def _columns(table: str, select_as: Mapping[str, str]) -> tuple[int, str, str]:
+    """A table's columns (recon's models): how many, their names, and what reads them."""
+    from recon.db.models import Base
+
+    names = [column.name for column in Base.metadata.tables[table].columns]
+    read = (select_as.get(f"{table}.{name}", f'"{name}"') for name in names)
+    return len(names), ", ".join(f'"{name}"' for name in names), ", ".join(read)
+
+
+def storage_floor(
+    source: str, target: str, phases: Sequence[Phase], select_as: Mapping[str, str], work: Path
+) -> dict[str, float]:
+    """Seconds per phase to write back every row recon stored in `source` into `target`, a
+    fresh database with recon's schema, one transaction a phase; the rows are read from
+    `source` off the clock. SQLite: bare sqlite3 with recon's pragmas, recon's own 500-row
+    INSERTs, the held tables' indexes dropped and rebuilt, the connection's close (its
+    checkpoint) included. PostgreSQL: each table copied out of `source` in COPY's binary
+    format into a file, then loaded with one COPY FROM STDIN through psycopg, the cheapest bulk
+    write PostgreSQL offers (recon itself writes with executemany). `select_as` replaces a
+    column's value as read ("statement_lines.matched": "false": the runs mark them). Exits if
+    a table's row count differs between the two."""
+    seconds = {}
+    for phase in phases:
+        write = _sqlite_phase if sqlite_path(source) else _postgres_phase
+        seconds[phase.name] = write(source, target, phase, select_as, work)
+        for table in phase.tables:
+            count = f'SELECT count(*) FROM "{table}"'
+            read, written = rows_of(source, count), rows_of(target, count)
+            if read != written:
+                raise SystemExit(f"storage floor: {table}: {written} rows written, {read} read")
+        log(f"storage floor: {phase.name} {seconds[phase.name]:.2f}s")
+    return seconds
+
+
+def _sqlite_phase(
+    source: str, target: str, phase: Phase, select_as: Mapping[str, str], work: Path
+) -> float:
+    watch = Stopwatch()
+    src = sqlite3.connect(f"file:{sqlite_path(source)}?mode=ro", uri=True)
+    with watch:
+        conn = bare(sqlite_path(target))
+        conn.execute("BEGIN IMMEDIATE")
+        held = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            f" AND tbl_name IN ({', '.join('?' * len(phase.tables))}) AND ? ORDER BY rowid",
+            (*phase.tables, phase.held),
+        ).fetchall()
+        for name, _ in held:
+            conn.execute(f'DROP INDEX "{name}"')
+    for table in phase.tables:
+        count, names, read = _columns(table, select_as)
+        rows = src.execute(f'SELECT {read} FROM "{table}"')
+        one = "(" + ", ".join("?" * count) + ")"
+        while part := rows.fetchmany(500):  # recon.db.bulk.SQLITE_ROWS_PER_INSERT
+            values = tuple(itertools.chain.from_iterable(part))
+            sql = f'INSERT INTO "{table}" ({names}) VALUES {", ".join([one] * len(part))}'
+            with watch:
+                conn.execute(sql, values)
+    with watch:
+        for _, sql in held:
+            conn.execute(sql)
+        if phase.then:
+            conn.execute(phase.then)
+        conn.execute("COMMIT")
+        conn.close()
+    src.close()
+    return watch.seconds
+
+
+def _postgres_phase(
+    source: str, target: str, phase: Phase, select_as: Mapping[str, str], work: Path
+) -> float:
+    import psycopg
+
+    dumps = []
+    with psycopg.connect(source) as src:
+        for table in phase.tables:
+            _, names, read = _columns(table, select_as)
+            dumps.append((f'COPY "{table}" ({names}) FROM STDIN (FORMAT binary)', work / table))
+            dump = f'COPY (SELECT {read} FROM "{table}") TO STDOUT (FORMAT binary)'
+            with dumps[-1][1].open("wb") as f, src.cursor().copy(dump) as out:
+                for block in out:
+                    f.write(block)
+    watch = Stopwatch()
+    with watch, psycopg.connect(target) as conn:  # one transaction, committed on exit
+        for load, path in dumps:
+            with path.open("rb") as f, conn.cursor().copy(load) as into:
+                while block := f.read(MIB):
+                    into.write(block)
+        if phase.then:
+            conn.execute(phase.then)
+    for _, path in dumps:
+        path.unlink()
+    return watch.seconds
 
 
 # --- reporting ---------------------------------------------------------------------------------

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import errno
 import logging
+import signal
 import socket
+from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 import msgspec
 
 from recon.errors import ReconError, SettingsError
 from recon.settings import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 # what uvicorn exits with when its startup (the app's lifespan) fails
 UVICORN_STARTUP_FAILURE = 3
@@ -78,11 +84,27 @@ def serve_app(
         click.echo(f"recon is serving at {url}  (API under {url}api/v1, OpenAPI at {url}schema)")
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     try:
-        uvicorn.Server(config).run(sockets=[listener])
+        _server_class()(config).run(sockets=[listener])
     except SystemExit as exc:
         if exc.code == UVICORN_STARTUP_FAILURE:  # logged by uvicorn just above
             raise ReconError("the server failed to start; see the log above") from None
         raise
+
+
+def _server_class() -> type[uvicorn.Server]:
+    import uvicorn
+
+    class StoppedBySigterm(uvicorn.Server):
+        """SIGTERM is how an operator (docker, systemd) asks for a stop: after the graceful
+        shutdown the process exits 0, as `recon scheduler` does, rather than uvicorn raising
+        the signal again on its way out (exit 143)."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            if sig == signal.SIGTERM:
+                self._captured_signals.remove(sig)
+
+    return StoppedBySigterm
 
 
 def _url_host(host: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from recon.clock import Clock, utcnow
 from recon.errors import Conflict
 from recon.runs.schemas import RefusedRun, RunResult
-from recon.runs.service import reconcile_day, reconcile_if_due
+from recon.runs.service import RunBroke, reconcile_day, reconcile_if_due
 from recon.settings import Settings
 from recon.statements.channels import channel_config
 from recon.statements.fetches import refuse_days_to_come
@@ -55,24 +55,37 @@ async def reconcile_days(
     client: httpx.AsyncClient | None = None,
     retry_policy: RetryPolicy | None = None,
     clock: Clock = utcnow,
+    after_each: Callable[[], object] | None = None,
 ) -> list[Outcome]:
     """Run each (day, trigger) of `plan`, oldest first. A refusal is reported in the list and
-    the range goes on. `scheduled` runs every channel, skip a day that has succeeded meanwhile
-    (no entry), and log a run that raises with its day and go on; otherwise it raises."""
+    the range goes on; so does a run that broke (stored `failed`, its JSON in the list).
+    `scheduled` runs every channel, skips a day that has succeeded meanwhile (no entry), stops
+    at a day held by another run (the later days are that run's to judge, in order), and logs
+    whatever else raises with its day and goes on; otherwise that raises. `after_each` is
+    called after each day (the CLI collects the cycles a run left, its collector paused)."""
     plan = sorted(plan)
     if channel is not None:
         channel_config(settings, channel)
     refuse_days_to_come([day for day, _ in plan], clock())
     if not pull:
         return await _each(
-            sessionmaker, settings, plan, channel, False, scheduled, None, None, clock
+            sessionmaker, settings, plan, channel, False, scheduled, None, None, clock, after_each
         )
     import httpx
 
     owned = httpx.AsyncClient() if client is None else None
     async with owned or contextlib.nullcontext(client) as http:
         return await _each(
-            sessionmaker, settings, plan, channel, True, scheduled, http, retry_policy, clock
+            sessionmaker,
+            settings,
+            plan,
+            channel,
+            True,
+            scheduled,
+            http,
+            retry_policy,
+            clock,
+            after_each,
         )
 
 
@@ -86,9 +99,12 @@ async def _each(
     client: httpx.AsyncClient | None,
     retry_policy: RetryPolicy | None,
     clock: Clock,
+    after_each: Callable[[], object] | None,
 ) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for day, trigger in plan:
+        if after_each is not None and outcomes:
+            after_each()
         try:
             if scheduled:
                 done = await reconcile_if_due(
@@ -117,12 +133,18 @@ async def _each(
                 )
             outcomes.append(done)
         except Conflict as refusal:
-            if scheduled:
-                log.info("%s: skipped; %s", day, refusal.detail)
             outcomes.append(refused_run(settings, day, channel, refusal.detail))
+            if scheduled:
+                # another process holds the day (or it is closed): it goes on oldest first, so
+                # the later days are left to it rather than judged before this one
+                log.info("%s: skipped, and the days after it; %s", day, refusal.detail)
+                break
+        except RunBroke as broke:
+            outcomes.append(broke.result)
+            # the scheduler goes on: the day is tried again at the next retry
+            log.error("%s: the %s run broke: %s", day, trigger, broke.result.error)
         except Exception as exc:
             if not scheduled:
                 raise
-            # the scheduler goes on: the day is tried again at the next retry
             log.error("%s: the %s run raised %s: %s", day, trigger, type(exc).__name__, exc)
     return outcomes

@@ -10,6 +10,7 @@ refused (4) is worse than failed (1), failed worse than partial (3), partial wor
 
 from __future__ import annotations
 
+import gc
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -59,7 +60,8 @@ def reconcile(
     days = _days(day, start, end)
     # A run holds a day's lines, dossiers and cases (hundreds of thousands of small objects)
     # until it ends; the cyclic collector would walk them again and again, a fifth of the
-    # engine's time. This process ends with its runs and frees them all at once.
+    # engine's time. Paused, it collects once between the days of a range, so a long range
+    # does not pile up each run's few cycles.
     with collector_paused():
         outcomes = run(_reconcile(settings, days, channel, pull=not no_pull))
     if day is not None:
@@ -127,6 +129,8 @@ def _failure(outcome: Outcome) -> str:
         for name, part in outcome.channels.items()
         if part["status"] == "failed"
     ]
+    if outcome.error:
+        failed.append(outcome.error)
     return f"run {outcome.run_id} of {outcome.date} {outcome.status}: {'; '.join(failed)}"
 
 
@@ -141,6 +145,7 @@ async def _reconcile(
             plan=[(day, "manual") for day in days],
             channel=channel,
             pull=pull,
+            after_each=gc.collect,
         )
 
 
