@@ -22,7 +22,7 @@ import socket
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -93,6 +93,18 @@ async def abandon(session: AsyncSession, run_id: int, now: datetime, why: str) -
         .where(Run.id == run_id, Run.status == "running")
         .values(status="abandoned", finished_at=now, error=why)
     )
+
+
+# one judgement at a time in the whole database: the run of D also judges lines and dossiers
+# of D-1 (a refund's payment, a dossier paid over two days), so two days judged at once would
+# write the same matches and cases. SQLite's writers queue already (BEGIN IMMEDIATE).
+JUDGEMENT_LOCK = 0x7265636F6E  # "recon"
+
+
+async def judge_alone(session: AsyncSession) -> None:
+    """The first statement of a run's judgement transaction on PostgreSQL: wait for any other
+    run's judgement to commit, so this one loads what that one wrote."""
+    await session.execute(select(func.pg_advisory_xact_lock(JUDGEMENT_LOCK)))
 
 
 async def confirm(session: AsyncSession, day: date, run_id: int, now: datetime) -> None:
@@ -221,5 +233,6 @@ class Heartbeat:
             yield self
         finally:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # wait() swallows the beat's cancellation but not the run's own (a SIGTERM landing
+            # here must still stop the run)
+            await asyncio.wait([task])

@@ -22,6 +22,7 @@ class RunResult(Out):
     cases_opened: int = 0
     cases_closed: int = 0
     cases_open: int = 0
+    error: str | None = None  # why a run that broke did (its channels' errors are theirs)
 
 
 class RefusedRun(Out):

@@ -23,7 +23,7 @@ from recon.db.models import Case, ChannelDay, Run
 from recon.db.session import refresh_statistics
 from recon.db.sets import dialect_of
 from recon.domain import MAX_ID
-from recon.errors import FieldError, NotFound
+from recon.errors import FieldError, NotFound, ReconError
 from recon.matching.engine import run_engine
 from recon.runs import lease, loader
 from recon.runs.persist import cases_in_scope, write_cases, write_matches
@@ -41,6 +41,15 @@ if TYPE_CHECKING:  # a run that pulls nothing never imports the HTTP client or t
     from adapters.base import RetryPolicy
 
 log = logging.getLogger("recon.runs")
+
+
+class RunBroke(ReconError):
+    """A run that raised (a bug, the database gone): stored `failed`, its JSON kept here so the
+    caller can print it as DESIGN 6 wants a run's JSON printed whatever its outcome."""
+
+    def __init__(self, detail: str, result: RunResult) -> None:
+        super().__init__(detail)
+        self.result = result
 
 
 def run_status(outcomes: dict[str, ChannelOutcome]) -> str:
@@ -109,6 +118,7 @@ async def _reconcile(
         return None
     heartbeat = lease.Heartbeat(sessionmaker, day, run_id, clock)
     started = time.monotonic()
+    outcomes: dict[str, ChannelOutcome] = {}
     try:
         async with heartbeat.running():
             outcomes = await _pull_all(
@@ -136,11 +146,18 @@ async def _reconcile(
         raise
     except Exception as exc:
         # matching wrote nothing (one transaction); the run must not stay "running" forever
-        await _finish_broken(
-            sessionmaker, run_id, "failed", f"{type(exc).__name__}: {exc}", clock()
-        )
+        error = f"{type(exc).__name__}: {exc}"
+        await _finish_broken(sessionmaker, run_id, "failed", error, clock())
         observe_run("failed", trigger, time.monotonic() - started)
-        raise
+        skipped = ChannelOutcome(status="skipped")
+        broken = RunResult(
+            run_id=run_id,
+            date=day.isoformat(),
+            status="failed",
+            channels={name: outcomes.get(name, skipped).as_json() for name in channels},
+            error=error,
+        )
+        raise RunBroke(f"run {run_id} of {day} failed: {error}", broken) from exc
     finally:
         await lease.release(sessionmaker, day, run_id)
     observe_run(result.status, trigger, time.monotonic() - started)
@@ -260,6 +277,7 @@ async def _match_and_judge(
     now = clock()
     async with sessionmaker() as session, heartbeat.quiet(dialect_of(session) == "sqlite"):
         if dialect_of(session) == "postgresql":
+            await lease.judge_alone(session)
             # the run's statements are short: compiling them (PostgreSQL's JIT starts above a
             # cost the big IN sets reach) took longer than running them
             await session.execute(text("SET LOCAL jit = off"))

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from fixtures.simulators.server import SimulatorSet, run_simulators
 from recon.db.models import LedgerDay, Run, RunLease
 from recon.domain import LOCAL_TZ
-from recon.runs import batch
+from recon.runs import batch, service
 from recon.runs.batch import reconcile_days
 from recon.runs.schemas import RunResult
 from recon.runs.service import reconcile_if_due
@@ -224,9 +224,8 @@ async def test_a_day_leaving_the_window_stops_being_retried_and_shows_as_given_u
     assert status.channel_given_up("momo") == 1
 
 
-async def test_a_held_lease_is_skipped_quietly_and_a_run_that_raises_is_logged_with_its_day(
+async def test_a_held_day_stops_the_firing_quietly_leaving_the_later_days_to_its_holder(
     ward: tuple[Settings, async_sessionmaker[AsyncSession]],
-    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings, sessionmaker = ward
@@ -242,6 +241,27 @@ async def test_a_held_lease_is_skipped_quietly_and_a_run_that_raises_is_logged_w
             )
         )
         await session.commit()
+    with caplog.at_level(logging.INFO, logger="recon"):
+        outcomes = await work(settings, sessionmaker, clock).fire("start")
+
+    # the holder runs oldest first: the 26th and 27th are its to judge after the 25th
+    assert fired(outcomes) == [("2025-11-25", "refused")]
+    assert await runs_of(sessionmaker) == []  # a refusal is no run
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    # once the holder is gone (its lease expired), the next retry runs all three
+    clock.now += timedelta(minutes=30)
+    outcomes = await work(settings, sessionmaker, clock).fire("retry")
+    assert fired(outcomes) == [(f"2025-11-{d}", "succeeded") for d in (25, 26, 27)]
+
+
+async def test_a_run_that_raises_is_logged_with_its_day_and_the_others_go_on(
+    ward: tuple[Settings, async_sessionmaker[AsyncSession]],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings, sessionmaker = ward
+    settings = with_lookback(settings, 3)
+    clock = Clock(at(date(2025, 11, 28), 9, 0))
     real = batch.reconcile_if_due
 
     async def broken_on_the_26th(**kwargs: Any) -> RunResult | None:
@@ -253,17 +273,38 @@ async def test_a_held_lease_is_skipped_quietly_and_a_run_that_raises_is_logged_w
     with caplog.at_level(logging.INFO, logger="recon"):
         outcomes = await work(settings, sessionmaker, clock).fire("start")
 
-    # the 25th refused (held), the 26th raised (logged), the 27th ran all the same
-    assert fired(outcomes) == [("2025-11-25", "refused"), ("2025-11-27", "succeeded")]
-    runs = await runs_of(sessionmaker)
-    assert [r.business_day for r in runs] == [date(2025, 11, 27)]  # a refusal is no run
+    assert fired(outcomes) == [("2025-11-25", "succeeded"), ("2025-11-27", "succeeded")]
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1
     assert "2025-11-26" in errors[0]
     assert "disk on fire" in errors[0]
-    skipped = [r for r in caplog.records if "2025-11-25" in r.getMessage()]
-    assert skipped
-    assert all(r.levelno == logging.INFO for r in skipped)
+
+
+async def test_a_run_that_broke_is_stored_failed_and_retried(
+    ward: tuple[Settings, async_sessionmaker[AsyncSession]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings, sessionmaker = ward
+    settings = with_lookback(settings, 1)
+    clock = Clock(at(date(2025, 11, 28), 9, 0))
+
+    def exploding(_: object) -> None:
+        raise RuntimeError("engine exploded")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(service, "run_engine", exploding)
+        outcomes = await work(settings, sessionmaker, clock).fire("start")
+    assert fired(outcomes) == [("2025-11-27", "failed")]
+    assert isinstance(outcomes[0], RunResult)
+    assert outcomes[0].error == "RuntimeError: engine exploded"
+    clock.now += timedelta(minutes=30)
+    assert fired(await work(settings, sessionmaker, clock).fire("retry")) == [
+        ("2025-11-27", "succeeded")
+    ]
+    assert [(r.trigger, r.status) for r in await runs_of(sessionmaker)] == [
+        ("catch_up", "failed"),
+        ("retry", "succeeded"),
+    ]
 
 
 async def test_a_day_that_succeeded_meanwhile_is_not_run_again(

@@ -322,9 +322,13 @@ def test_a_run_that_breaks_stores_nothing_is_marked_failed_and_frees_the_day(
 
     engine = service.run_engine
     monkeypatch.setattr(service, "run_engine", broken)
-    result = run_cli("reconcile", "--date", D1, "--no-pull", "--channel", "vnpay")
+    result = run_cli("reconcile", "--date", D1, "--no-pull", "--channel", "vnpay", "--json")
     assert result.code == 1
-    assert result.err == "recon: internal error: RuntimeError: engine exploded\n"
+    printed = json.loads(result.out)  # a run's JSON is printed whatever its outcome
+    assert (printed["status"], printed["error"]) == ("failed", "RuntimeError: engine exploded")
+    assert result.err == (
+        f"recon: error: run {printed['run_id']} of {D1} failed: RuntimeError: engine exploded\n"
+    )
     assert query(settings, select(Match.id)) == []
     assert query(settings, select(RunLease)) == []
     [(status, error)] = query(settings, select(Run.status, Run.error))

@@ -21,7 +21,7 @@ from recon.app import create_app
 from recon.db.models import LedgerDay, Run, RunLease
 from recon.db.session import open_database
 from recon.errors import Conflict
-from recon.runs.service import reconcile_day
+from recon.runs.service import RunBroke, reconcile_day
 from recon.settings import Settings, load_settings
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -283,7 +283,7 @@ async def test_a_refused_run_is_not_observed_and_a_broken_one_is(
             raise RuntimeError("engine exploded")
 
         monkeypatch.setattr(service, "run_engine", broken)
-        with pytest.raises(RuntimeError):
+        with pytest.raises(RunBroke, match="engine exploded"):
             await run_day(db, window_settings, day(27), trigger="nightly")
         after = _run_counts(await scrape(api))
     grown = {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
