@@ -738,6 +738,50 @@ def test_a_run_killed_mid_pull_is_abandoned_once_its_lease_expires_and_its_day_c
     assert deployment.ledger(window) == expected.ledger
 
 
+def test_a_killed_runs_day_is_free_again_within_about_a_minute_without_help(
+    deployment: Deployment,
+    sims: SimulatorSet,
+    window: list[date],
+    processes: Processes,
+) -> None:
+    """The same kill, and nothing touched: a scheduler started at once beside the dead run's
+    lease skips the held day at start, and its retries (every 10 s here) take the day over as
+    soon as the lease has expired, LEASE_TTL after the dead run's last renewal. Real time, so
+    once (on SQLite): the day was locked for 10 minutes before the lease was made short."""
+    if kind_of(deployment.url) != "sqlite":
+        pytest.skip("a minute of real waiting is spent once, on SQLite")
+    sims.momo.faults.add(SLOW_PULL)
+    killed = deployment.scheduler("killed-scheduler")
+    wait_until(
+        mid_momo_pull(deployment, sims),
+        timeout=30,
+        what="a run mid-pull",
+        processes=processes,
+        alive=(killed,),
+    )
+    killed.send(signal.SIGKILL)
+    killed_at = time.monotonic()
+    assert killed.wait(10) == -signal.SIGKILL
+    sims.momo.faults.clear()
+
+    successor = deployment.scheduler("successor")
+    wait_until(
+        each_day_succeeded(deployment, window),
+        timeout=LEASE_TTL.total_seconds() + 45,
+        what="the dead run's day taken over and every due day succeeded",
+        processes=processes,
+        alive=(successor,),
+    )
+    freed_after = time.monotonic() - killed_at
+    assert successor.stop() == 0, successor.log()
+    assert freed_after <= LEASE_TTL.total_seconds() + 30, freed_after
+    assert Counter(r.status for r in deployment.runs()) == {
+        "abandoned": 1,
+        "succeeded": len(window),
+    }
+    assert deployment.leases() == []
+
+
 # --- 4. SIGTERM mid-run ---------------------------------------------------------------------
 
 
