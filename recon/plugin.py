@@ -26,6 +26,7 @@ from recon.days.controllers import get_days, post_close_day, post_reopen_day
 from recon.db.session import create_engine, create_read_sessionmaker, create_sessionmaker
 from recon.dossiers.controllers import post_dossier_batch, put_dossier, state_settings
 from recon.ledger.controllers import get_ledger
+from recon.payments.controllers import get_payment, post_payment_query
 from recon.runs.controllers import get_one_run, get_runs
 from recon.settings import Settings
 from recon.system.controllers import healthz, metrics, readyz
@@ -80,6 +81,8 @@ class ReconPlugin(InitPluginProtocol):
             get_days,
             post_close_day,
             post_reopen_day,
+            get_payment,
+            post_payment_query,
         ]
         for handler in api_handlers:
             document_api_errors(handler)

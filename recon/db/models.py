@@ -179,7 +179,8 @@ class StatementLineRow(Base):
     channel_txn_id: Mapped[str] = mapped_column(String(128))
     order_ref: Mapped[str | None] = mapped_column(String(128))
     order_ref_key: Mapped[str | None] = mapped_column(String(128), index=True)
-    dossier_hint: Mapped[str | None] = mapped_column(String(128))
+    # the dossier code a channel names (portal maHoSo): found by the payment API before a run
+    dossier_hint: Mapped[str | None] = mapped_column(String(128), index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
     fee: Mapped[int] = mapped_column(BigInteger, default=0)
     kind: Mapped[str] = mapped_column(String(16))

@@ -24,7 +24,11 @@ from tests.dossiers.test_import_batches import row as dossier
 from tests.statements.test_import_batches import line
 from tests.statements.test_import_batches import load as load_lines
 
-STATEMENT_INDEXES = {"ix_statement_lines_order_ref_key", "ix_statement_lines_day_channel_totals"}
+STATEMENT_INDEXES = {
+    "ix_statement_lines_order_ref_key",
+    "ix_statement_lines_dossier_hint",
+    "ix_statement_lines_day_channel_totals",
+}
 DOSSIER_INDEXES = {
     "ix_dossiers_claimed_paid_day",
     "ix_dossiers_updated_at",
