@@ -58,7 +58,8 @@ class ScheduleStatus(Out):
         return sum(
             1
             for d in self.window
-            if not d.closed and d.channels[channel].status not in ("succeeded", "skipped")
+            # skipped too: a run without pulls (`--no-pull`) reconciled nothing of a pulled channel
+            if not d.closed and d.channels[channel].status != "succeeded"
         )
 
     def channel_given_up(self, channel: str) -> int:
