@@ -67,6 +67,8 @@ class Conflict(ReconError):
 class RateLimited(ReconError):
     status_code, title, exit_code = 429, "Too Many Requests", 1
 
-    def __init__(self, detail: str, retry_after: int) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
+    def __init__(
+        self, detail: str, retry_after: int, errors: list[FieldError] | None = None
+    ) -> None:
+        super().__init__(detail, errors)
+        self.retry_after = retry_after  # whole seconds, for the `Retry-After` header

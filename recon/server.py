@@ -82,7 +82,17 @@ def serve_app(
         click.echo(msgspec.json.encode({"url": url}).decode())
     else:
         click.echo(f"recon is serving at {url}  (API under {url}api/v1, OpenAPI at {url}schema)")
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    # httptools and uvloop rather than the pure-Python h11 and asyncio loop: half the server's
+    # time per request on /healthz, and each of a request's trips to SQLite's thread costs less
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        http="httptools",
+        loop="uvloop",
+    )
     try:
         _server_class()(config).run(sockets=[listener])
     except SystemExit as exc:

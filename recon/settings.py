@@ -42,6 +42,11 @@ class Thresholds(_Config, kw_only=True):
     write_off_approval: Annotated[int, msgspec.Meta(ge=0, le=10**15)] = 500_000
 
 
+class Api(_Config, kw_only=True):
+    # per API key and per server process (recon.auth.ratelimit); 0 means no limit
+    requests_per_minute: Annotated[int, msgspec.Meta(ge=0, le=10**7)] = 6000
+
+
 class _Channel(_Config, tag_field="adapter", kw_only=True):
     timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 30.0
 
@@ -86,6 +91,7 @@ class FileConfig(_Config, kw_only=True):
     ward_name: str = "UBND phường"
     schedule: Schedule = msgspec.field(default_factory=Schedule)
     thresholds: Thresholds = msgspec.field(default_factory=Thresholds)
+    api: Api = msgspec.field(default_factory=Api)
     # each channel is decoded on its own, so that an error can name the channel
     channels: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
 
@@ -104,6 +110,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     secrets: dict[str, dict[str, str]]
     nightly_at: time
     retry_every: timedelta
+    api: Api = msgspec.field(default_factory=Api)
 
     def channel_names(self) -> list[str]:
         return sorted(self.channels)
@@ -142,6 +149,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secrets=secrets,
         nightly_at=nightly_at,
         retry_every=retry_every,
+        api=file_config.api,
     )
 
 

@@ -43,7 +43,8 @@ class Principal(msgspec.Struct, frozen=True):
     scopes: frozenset[str]
 
 
-def _digest(key: str) -> str:
+def key_digest(key: str) -> str:
+    """What the database keeps of a key, and what names it in the guard's cache."""
     return hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -66,7 +67,7 @@ async def create_api_key(
     key_id = secrets.token_hex(6)
     key = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     row = ApiKey(
-        name=name, key_id=key_id, key_hash=_digest(key), scopes=" ".join(checked), created_at=now
+        name=name, key_id=key_id, key_hash=key_digest(key), scopes=" ".join(checked), created_at=now
     )
     db_session.add(row)
     await db_session.commit()
@@ -100,7 +101,7 @@ async def authenticate_key(*, db_session: AsyncSession, key: str) -> Principal |
     ).scalar_one_or_none()
     if row is None or row.revoked_at is not None:
         return None
-    if not hmac.compare_digest(row.key_hash, _digest(key)):
+    if not hmac.compare_digest(row.key_hash, key_digest(key)):
         return None
     return Principal(name=row.name, scopes=frozenset(row.scopes.split()))
 

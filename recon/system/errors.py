@@ -47,10 +47,12 @@ MEANINGS = {
     404: "No such object",
     409: "Conflict: the day is closed or its lease is held, or codes collide",
     422: "Invalid values: each one named in `errors`",
+    429: "The key made more requests than `[api] requests_per_minute` allows; "
+    "`Retry-After` gives the whole seconds to wait",
     503: "Not ready",
 }
 # every error an /api/v1 route can answer, in the error shape
-API_ERRORS = (400, 401, 403, 404, 409, 422)
+API_ERRORS = (400, 401, 403, 404, 409, 422, 429)
 _PARAMETER_SOURCES = frozenset({"query", "path", "header", "cookie"})
 _MISSING = re.compile(r"^Missing required (?P<kind>\w+) parameter '(?P<name>[^']*)'")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -32,8 +33,15 @@ RUN_DURATION = Histogram(
 )
 
 
+_REQUEST_COUNTERS: dict[tuple[str, int], Any] = {}
+
+
 def count_request(method: str, status: int) -> None:
-    HTTP_REQUESTS.labels(method, str(status)).inc()
+    # the labelled child kept: `labels()` on every request cost as much as the count itself
+    counter = _REQUEST_COUNTERS.get((method, status))
+    if counter is None:
+        counter = _REQUEST_COUNTERS[(method, status)] = HTTP_REQUESTS.labels(method, str(status))
+    counter.inc()
 
 
 def observe_run(status: str, trigger: str, seconds: float) -> None:

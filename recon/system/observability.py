@@ -19,22 +19,55 @@ access_log = logging.getLogger("recon.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+ACCESS_LINE = "%s %s %s %.1fms"  # method, path, status, milliseconds
+
+
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
         return True
 
 
+class LineFormatter(logging.Formatter):
+    """logging's default format of the time, made once a second rather than once a line: with a
+    line per request, `strftime` was a tenth of the access line's cost."""
+
+    _second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second = int(record.created)
+        if self._second[0] != second:
+            self._second = (second, time.strftime(self.default_time_format, self.converter(second)))
+        return f"{self._second[1]},{int(record.msecs):03d}"
+
+
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
-    )
+    handler.setFormatter(LineFormatter(LOG_FORMAT))
     root = logging.getLogger("recon")
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+
+
+def log_access(method: str, path: str, status: int, elapsed_ms: float) -> None:
+    """One access line: `Logger.info` without its walk up the stack for the caller's file and
+    line, which no format of ours prints (a fifth of the line's cost)."""
+    if access_log.isEnabledFor(logging.INFO):
+        record = access_log.makeRecord(
+            access_log.name,
+            logging.INFO,
+            __file__,
+            0,
+            ACCESS_LINE,
+            (method, path, status, elapsed_ms),
+            None,
+        )
+        access_log.handle(record)
 
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
@@ -65,7 +98,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
             count_request(method, status)
-            access_log.info("%s %s %s %.1fms", method, scope["path"], status, elapsed_ms)
+            log_access(method, scope["path"], status, elapsed_ms)
             request_id_var.reset(token)
 
     return middleware
