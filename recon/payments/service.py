@@ -1,5 +1,7 @@
-"""Payment status of dossiers, for other services (DESIGN 6 and 8): six indexed queries
-whatever the number of codes and of lines, read as plain rows (no ORM objects on this path).
+"""Payment status of dossiers, for other services (DESIGN 6 and 8): three indexed queries
+whatever the number of codes and of lines (the dossiers with whether a case about them is
+live; all their lines in one UNION; the days of those lines), built once, read as plain rows
+(no ORM objects on this path).
 
 A dossier's lines are those matched to it, plus those a pull stored on a day not reconciled
 yet that name it plainly: by one of its payment refs (the channel's order id) or by its code
@@ -14,7 +16,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import BindParameter, bindparam, exists, false, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.db.models import Case, ChannelDay, Dossier, DossierPaymentRef, Match, StatementLineRow
@@ -24,7 +26,7 @@ from recon.payments.status import Txn, latest_channel, net_paid, payment_status
 from recon.vocab import LIVE_CASE_STATUSES
 
 LINE = StatementLineRow
-LINE_COLUMNS = (
+_LINE_COLUMNS = (
     LINE.id,
     LINE.channel,
     LINE.channel_txn_id,
@@ -34,13 +36,44 @@ LINE_COLUMNS = (
     LINE.paid_at,
     LINE.business_day,
 )
-DOSSIER_COLUMNS = (
+_IDS: BindParameter[int] = bindparam("ids", expanding=True)
+
+DOSSIERS = select(
     Dossier.id,
     Dossier.dossier_code,
     Dossier.code_key,
     Dossier.fee_amount,
     Dossier.state,
+    exists()
+    .where(Case.dossier_id == Dossier.id, Case.status.in_(LIVE_CASE_STATUSES))
+    .label("disputed"),
+).where(Dossier.code_key.in_(bindparam("keys", expanding=True)))
+
+# (owner, matched?, line): matched to the dossier; or, unmatched, naming one of its payment
+# refs; or, unmatched, naming its code
+LINES = union_all(
+    select(Match.dossier_id.label("owner"), literal(True).label("is_matched"), *_LINE_COLUMNS)
+    .join(LINE, LINE.id == Match.line_id)
+    .where(Match.dossier_id.in_(_IDS)),
+    select(DossierPaymentRef.dossier_id, literal(False), *_LINE_COLUMNS)
+    .join(LINE, LINE.order_ref_key == DossierPaymentRef.ref_key)
+    .where(DossierPaymentRef.dossier_id.in_(_IDS), LINE.matched == false()),
+    select(Dossier.id, literal(False), *_LINE_COLUMNS)
+    .join(LINE, LINE.dossier_hint == Dossier.dossier_code)
+    .where(Dossier.id.in_(_IDS), LINE.matched == false()),
 )
+
+# the days' reconciliations, and the latest of any day (for a dossier without lines)
+DAYS = select(
+    ChannelDay.channel,
+    ChannelDay.business_day,
+    ChannelDay.reconciled_at,
+    select(func.max(ChannelDay.reconciled_at)).scalar_subquery().label("latest"),
+).where(
+    ChannelDay.business_day.in_(bindparam("days", expanding=True)),
+    ChannelDay.reconciled_at.is_not(None),
+)
+LATEST = select(func.max(ChannelDay.reconciled_at))
 ChannelDayKey = tuple[str, date]
 
 
@@ -53,44 +86,34 @@ async def payments(
     keys: dict[str, str] = {}  # code_key -> the code as first given
     for code in codes:
         keys.setdefault(code_key(code), code)
-    found = (
-        await db_session.execute(
-            select(
-                Dossier.id,
-                Dossier.dossier_code,
-                Dossier.code_key,
-                Dossier.fee_amount,
-                Dossier.state,
-            ).where(Dossier.code_key.in_([key for key in keys if key]))
-        )
-    ).all()
+    connection = await db_session.connection()
+    found = (await connection.execute(DOSSIERS, {"keys": [k for k in keys if k]})).all()
     by_key = {row.code_key: row for row in found}
     unknown = [code for key, code in keys.items() if key not in by_key]
     if not found:
         return [], unknown
-    ids = [row.id for row in found]
-    matched, candidates = await _lines(db_session, found)
-    days = {(line.channel, line.business_day) for rows in (matched, candidates) for _, line in rows}
-    reconciled, latest = await _reconciled(db_session, days)
-    lines: dict[int, list[Any]] = defaultdict(list)
-    for owner, line in matched:
-        lines[owner].append(line)
-    seen = {line.id for _, line in matched}
-    for owner, line in candidates:
-        # a line the runs left unmatched on a reconciled day is not this dossier's
-        if line.id not in seen and (line.channel, line.business_day) not in reconciled:
-            lines[owner].append(line)
-    disputed: set[int | None] = set(
-        (
-            await db_session.execute(
-                select(Case.dossier_id)
-                .where(Case.dossier_id.in_(ids), Case.status.in_(LIVE_CASE_STATUSES))
-                .distinct()
-            )
-        ).scalars()
-    )
+    rows = (await connection.execute(LINES, {"ids": [row.id for row in found]})).all()
+    days = {(line.channel, line.business_day) for line in rows}
+    reconciled: dict[ChannelDayKey, datetime] = {}
+    latest: datetime | None = None
+    if days:
+        for day in await connection.execute(DAYS, {"days": list({d for _, d in days})}):
+            latest = day.latest
+            if (day.channel, day.business_day) in days:
+                reconciled[(day.channel, day.business_day)] = day.reconciled_at
+    if latest is None:
+        latest = (await connection.execute(LATEST)).scalar()
+    lines: dict[int, dict[int, Any]] = defaultdict(dict)  # owner -> line id -> line
+    matched = {line.id for line in rows if line.is_matched}
+    for line in rows:
+        # an unmatched line is the dossier's only until a run judged its day (and it may name
+        # the dossier twice: by a ref and by the code)
+        if line.is_matched or (
+            line.id not in matched and (line.channel, line.business_day) not in reconciled
+        ):
+            lines[line.owner][line.id] = line
     out = [
-        _payment(by_key[key], lines.get(by_key[key].id, []), reconciled, latest, disputed)
+        _payment(by_key[key], list(lines[by_key[key].id].values()), reconciled, latest)
         for key in keys
         if key in by_key
     ]
@@ -102,7 +125,6 @@ def _payment(
     lines: list[Any],
     reconciled: dict[ChannelDayKey, datetime],
     latest: datetime | None,
-    disputed: set[int | None],
 ) -> PaymentOut:
     txns = sorted(
         (
@@ -122,7 +144,7 @@ def _payment(
     )
     when = [reconciled[(t.channel, t.day)] for t in txns if t.reconciled]
     status = payment_status(
-        fee=dossier.fee_amount, state=dossier.state, txns=txns, live_case=dossier.id in disputed
+        fee=dossier.fee_amount, state=dossier.state, txns=txns, live_case=bool(dossier.disputed)
     )
     return PaymentOut(
         dossier_code=dossier.dossier_code,
@@ -145,61 +167,3 @@ def _payment(
         # the newest reconciliation of its lines' days; without lines, of any day
         last_reconciled_at=max(when) if when else (None if txns else latest),
     )
-
-
-async def _lines(
-    db_session: AsyncSession, dossiers: Sequence[Any]
-) -> tuple[list[tuple[int, Any]], list[tuple[int, Any]]]:
-    """(owner, line) pairs: the lines matched to the dossiers, and the unmatched lines that
-    name one of them by a payment ref or by its code."""
-    ids = [d.id for d in dossiers]
-    matched = [
-        (line.dossier_id, line)
-        for line in await db_session.execute(
-            select(Match.dossier_id, *LINE_COLUMNS)
-            .join(LINE, LINE.id == Match.line_id)
-            .where(Match.dossier_id.in_(ids))
-        )
-    ]
-    refs = await db_session.execute(
-        select(DossierPaymentRef.dossier_id, DossierPaymentRef.ref_key).where(
-            DossierPaymentRef.dossier_id.in_(ids)
-        )
-    )
-    owner_of_ref = {ref.ref_key: ref.dossier_id for ref in refs}
-    owner_of_code = {d.dossier_code: d.id for d in dossiers}
-    named: ColumnElement[bool] = LINE.dossier_hint.in_(list(owner_of_code))
-    if owner_of_ref:
-        named = or_(LINE.order_ref_key.in_(list(owner_of_ref)), named)
-    candidates = []
-    for line in await db_session.execute(
-        select(LINE.order_ref_key, LINE.dossier_hint, *LINE_COLUMNS).where(
-            named, LINE.matched.is_(False)
-        )
-    ):
-        owner = owner_of_ref.get(line.order_ref_key or "") or owner_of_code.get(line.dossier_hint)
-        if owner is not None:
-            candidates.append((owner, line))
-    return matched, candidates
-
-
-async def _reconciled(
-    db_session: AsyncSession, days: set[ChannelDayKey]
-) -> tuple[dict[ChannelDayKey, datetime], datetime | None]:
-    """When each of these channel-days was reconciled (absent: not yet), and the latest
-    reconciliation of any channel-day (what a dossier without lines was last judged against)."""
-    reconciled: dict[ChannelDayKey, datetime] = {}
-    if days:
-        rows = await db_session.execute(
-            select(ChannelDay.channel, ChannelDay.business_day, ChannelDay.reconciled_at).where(
-                ChannelDay.business_day.in_({day for _, day in days}),
-                ChannelDay.reconciled_at.is_not(None),
-            )
-        )
-        reconciled = {
-            (row.channel, row.business_day): row.reconciled_at
-            for row in rows
-            if (row.channel, row.business_day) in days
-        }
-    latest = (await db_session.execute(select(func.max(ChannelDay.reconciled_at)))).scalar()
-    return reconciled, latest

@@ -325,3 +325,36 @@ async def test_etag_and_304(
     assert changed.status_code == 200
     assert changed.headers["etag"] != etag
     assert changed.json()["status"] == "PENDING"
+
+
+async def test_a_fixed_number_of_queries_whatever_the_lines_and_codes(
+    settings: Settings, ward: None, tmp_path: Path
+) -> None:
+    from sqlalchemy import event
+
+    from recon.payments.service import payments
+
+    rows = [f"M{n},REF7,100,0,payment,success,{at(D2, 9)},Phi," for n in range(60)]
+    await import_lines(settings, tmp_path, *rows)
+    async with open_database(settings.database_url) as sessionmaker:
+        statements: list[str] = []
+
+        def count(*args: Any) -> None:
+            statements.append(args[2])
+
+        engine = sessionmaker.kw["bind"].sync_engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            for asked in ([code(1)], [code(7)], [code(n) for n in range(1, 10)]):
+                statements.clear()
+                async with sessionmaker() as session:
+                    found, _ = await payments(db_session=session, codes=asked)
+                assert len(found) == len(asked)
+                data = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
+                assert len(data) <= 4, data  # dossiers, lines, days (+ the latest of any day)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        async with sessionmaker() as session:
+            (seven,), _ = await payments(db_session=session, codes=[code(7)])
+        assert len(seven.transactions) == 60
+        assert seven.status == "PENDING"
