@@ -37,6 +37,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/ingest.py --repeat 1
 	$(BIN)/python bench/ledger.py --lines 200000 --repeat 3
 	$(BIN)/python bench/reconcile.py --dossiers 100000 --lines 100000
+	$(BIN)/python bench/status_api.py --dossiers 20000 --seconds 4
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -186,4 +186,4 @@ async def test_the_app_makes_its_own_gate_from_its_settings(
     made = client.app.state[KEY_GATE]
     assert isinstance(made, KeyGate)
     assert made.cache.ttl == TTL_SECONDS
-    assert made.limiter.per_minute == settings.api.requests_per_minute == 6000
+    assert made.limiter.per_minute == settings.api.requests_per_minute == 60_000

@@ -194,7 +194,7 @@ def _config(tmp_path: Path, toml: str) -> dict[str, str]:
 
 
 def test_requests_per_minute_is_read_from_the_api_table(tmp_path: Path) -> None:
-    assert load_settings({}).api.requests_per_minute == 6000
+    assert load_settings({}).api.requests_per_minute == 60_000
     settings = load_settings(_config(tmp_path, "[api]\nrequests_per_minute = 120\n"))
     assert settings.api.requests_per_minute == 120
     settings = load_settings(_config(tmp_path, "[api]\nrequests_per_minute = 0\n"))
