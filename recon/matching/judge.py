@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
+from typing import Protocol
 
 from recon.matching import explain
 from recon.matching.types import CaseOut, ControlMismatch, Dossier, Line, Resolution
@@ -21,7 +22,18 @@ def _chronological(lines: Sequence[Line]) -> list[Line]:
     return sorted(lines, key=lambda line: (line.paid_at, line.channel, line.txn_id))
 
 
-def net_of(lines: Sequence[Line]) -> int:
+class Money(Protocol):
+    """What the net reads of a line: the engine's lines, and the payment API's."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def amount(self) -> int: ...
+
+
+def net_of(lines: Sequence[Money]) -> int:
     """Successful payments minus successful refunds (DESIGN 3)."""
     net = 0
     for line in lines:

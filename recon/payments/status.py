@@ -18,6 +18,7 @@ from datetime import date, datetime
 
 import msgspec
 
+from recon.matching.judge import net_of
 from recon.vocab import LineKind, LineStatus
 
 MONEY_KINDS = ("payment", "refund")
@@ -38,14 +39,8 @@ class Txn(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def net_paid(txns: Sequence[Txn]) -> int:
-    net = 0
-    for txn in txns:
-        if txn.status == "success":
-            if txn.kind == "payment":
-                net += txn.amount
-            elif txn.kind == "refund":
-                net -= txn.amount
-    return net
+    """Successful payments minus successful refunds, as the engine nets a dossier."""
+    return net_of(txns)
 
 
 def payment_status(*, fee: int, state: str, txns: Sequence[Txn], live_case: bool) -> str:
