@@ -20,9 +20,10 @@ from sqlalchemy import BindParameter, bindparam, exists, false, func, literal, s
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.db.models import Case, ChannelDay, Dossier, DossierPaymentRef, Match, StatementLineRow
+from recon.matching.judge import net_of
 from recon.matching.normalize import code_key
 from recon.payments.schemas import PaymentOut, TransactionOut
-from recon.payments.status import Txn, latest_channel, net_paid, payment_status
+from recon.payments.status import Txn, latest_channel, payment_status
 from recon.vocab import LIVE_CASE_STATUSES
 
 LINE = StatementLineRow
@@ -150,19 +151,9 @@ def _payment(
         dossier_code=dossier.dossier_code,
         status=status,  # type: ignore[arg-type]
         fee_amount=dossier.fee_amount,
-        paid_amount=net_paid(txns),
+        paid_amount=net_of(txns),
         channel=latest_channel(txns),
-        transactions=[
-            TransactionOut(
-                channel=t.channel,
-                channel_txn_id=t.channel_txn_id,
-                kind=t.kind,
-                status=t.status,
-                amount=t.amount,
-                paid_at=t.paid_at,
-            )
-            for t in txns
-        ],
+        transactions=[TransactionOut.from_row(t) for t in txns],
         reconciled=all(t.reconciled for t in txns),
         # the newest reconciliation of its lines' days; without lines, of any day
         last_reconciled_at=max(when) if when else (None if txns else latest),

@@ -38,11 +38,6 @@ class Txn(msgspec.Struct, frozen=True, kw_only=True):
     reconciled: bool  # its channel-day has been reconciled
 
 
-def net_paid(txns: Sequence[Txn]) -> int:
-    """Successful payments minus successful refunds, as the engine nets a dossier."""
-    return net_of(txns)
-
-
 def payment_status(*, fee: int, state: str, txns: Sequence[Txn], live_case: bool) -> str:
     if live_case:
         return "DISPUTED"
@@ -52,7 +47,7 @@ def payment_status(*, fee: int, state: str, txns: Sequence[Txn], live_case: bool
     settled = [t for t in money if t.status == "success"]
     if not settled and any(t.status == "pending" for t in money):
         return "PENDING"
-    net = net_paid(settled)
+    net = net_of(settled)
     if net <= 0:
         if any(t.kind == "refund" for t in settled):
             return "REFUNDED"

@@ -67,25 +67,22 @@ async def reconcile_days(
     if channel is not None:
         channel_config(settings, channel)
     refuse_days_to_come([day for day, _ in plan], clock())
-    if not pull:
-        return await _each(
-            sessionmaker, settings, plan, channel, False, scheduled, None, None, clock, after_each
-        )
-    import httpx
+    async with contextlib.AsyncExitStack() as stack:
+        if pull and client is None:  # one client for the whole range, made only to pull
+            import httpx
 
-    owned = httpx.AsyncClient() if client is None else None
-    async with owned or contextlib.nullcontext(client) as http:
+            client = await stack.enter_async_context(httpx.AsyncClient())
         return await _each(
             sessionmaker,
             settings,
             plan,
-            channel,
-            True,
-            scheduled,
-            http,
-            retry_policy,
-            clock,
-            after_each,
+            channel=channel,
+            pull=pull,
+            scheduled=scheduled,
+            client=client,
+            retry_policy=retry_policy,
+            clock=clock,
+            after_each=after_each,
         )
 
 
@@ -93,6 +90,7 @@ async def _each(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     plan: Sequence[tuple[date, RunTrigger]],
+    *,
     channel: str | None,
     pull: bool,
     scheduled: bool,

@@ -22,7 +22,7 @@ import socket
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Update, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -110,15 +110,20 @@ async def judge_alone(session: AsyncSession) -> None:
 async def confirm(session: AsyncSession, day: date, run_id: int, now: datetime) -> None:
     """In the transaction about to commit the run's judgement: still the holder, and holding
     on until the commit (PostgreSQL locks the row; SQLite's writer holds the database)."""
-    renewed = await session.execute(
-        update(RunLease)
-        .where(RunLease.business_day == day, RunLease.run_id == run_id)
-        .values(expires_at=now + LEASE_TTL)
-    )
+    renewed = await session.execute(_extended(day, run_id, now))
     if renewed.rowcount != 1:  # type: ignore[attr-defined]
         raise LeaseLost(
             f"run {run_id} lost the lease of {day.isoformat()} to another run; it wrote nothing"
         )
+
+
+def _extended(day: date, run_id: int, now: datetime) -> Update:
+    """The lease of `day` extended to `now` + LEASE_TTL, if `run_id` still holds it."""
+    return (
+        update(RunLease)
+        .where(RunLease.business_day == day, RunLease.run_id == run_id)
+        .values(expires_at=now + LEASE_TTL)
+    )
 
 
 async def renew(
@@ -126,11 +131,7 @@ async def renew(
 ) -> bool:
     """Extend the lease; False when it is no longer this run's."""
     async with sessionmaker() as session:
-        renewed = await session.execute(
-            update(RunLease)
-            .where(RunLease.business_day == day, RunLease.run_id == run_id)
-            .values(expires_at=now + LEASE_TTL)
-        )
+        renewed = await session.execute(_extended(day, run_id, now))
         await session.commit()
     return bool(renewed.rowcount == 1)  # type: ignore[attr-defined]
 

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recon.payments.status import Txn, latest_channel, net_paid, payment_status
+from recon.matching.judge import net_of
+from recon.payments.status import Txn, latest_channel, payment_status
 
 T0 = datetime(2025, 11, 24, 2, 0, tzinfo=UTC)
 
@@ -140,7 +141,7 @@ def test_the_channel_is_that_of_the_latest_successful_line() -> None:
     ]
     assert latest_channel(txns) == "bank"
     assert latest_channel([txn(1, status="pending")]) is None
-    assert net_paid(txns) == 50_000
+    assert net_of(txns) == 50_000
 
 
 LINES = st.lists(
@@ -170,7 +171,7 @@ def test_settled_and_reconciled_money_is_judged_by_its_net(
 ) -> None:
     settled = [t for t in txns if t.reconciled and t.status != "pending"]
     status = payment_status(fee=fee, state=state, txns=settled, live_case=False)
-    net = net_paid(settled)
+    net = net_of(settled)
     assert status != "PENDING"
     if net > 0:
         assert (

@@ -432,6 +432,20 @@ def mid_momo_pull(deployment: Deployment, sims: SimulatorSet) -> Callable[[], bo
     return lambda: sims.momo.requests > 0 and any(r.status == "running" for r in deployment.runs())
 
 
+def scheduler_mid_pull(deployment: Deployment, sims: SimulatorSet, name: str) -> Process:
+    """A scheduler whose first run is held mid-pull (MoMo answers slowly), once it is there."""
+    sims.momo.faults.add(SLOW_PULL)
+    scheduler = deployment.scheduler(name)
+    wait_until(
+        mid_momo_pull(deployment, sims),
+        timeout=30,
+        what="a run mid-pull",
+        processes=deployment.processes,
+        alive=(scheduler,),
+    )
+    return scheduler
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -677,15 +691,7 @@ def test_a_run_killed_mid_pull_is_abandoned_once_its_lease_expires_and_its_day_c
     reference: Callable[[str, list[date]], Reference],
 ) -> None:
     expected = reference(kind_of(deployment.url), window)
-    sims.momo.faults.add(SLOW_PULL)
-    killed = deployment.scheduler("killed-scheduler")
-    wait_until(
-        mid_momo_pull(deployment, sims),
-        timeout=30,
-        what="a run mid-pull",
-        processes=processes,
-        alive=(killed,),
-    )
+    killed = scheduler_mid_pull(deployment, sims, "killed-scheduler")
     killed.send(signal.SIGKILL)
     assert killed.wait(10) == -signal.SIGKILL
 
@@ -750,15 +756,7 @@ def test_a_killed_runs_day_is_free_again_within_about_a_minute_without_help(
     once (on SQLite): the day was locked for 10 minutes before the lease was made short."""
     if kind_of(deployment.url) != "sqlite":
         pytest.skip("a minute of real waiting is spent once, on SQLite")
-    sims.momo.faults.add(SLOW_PULL)
-    killed = deployment.scheduler("killed-scheduler")
-    wait_until(
-        mid_momo_pull(deployment, sims),
-        timeout=30,
-        what="a run mid-pull",
-        processes=processes,
-        alive=(killed,),
-    )
+    killed = scheduler_mid_pull(deployment, sims, "killed-scheduler")
     killed.send(signal.SIGKILL)
     killed_at = time.monotonic()
     assert killed.wait(10) == -signal.SIGKILL
@@ -793,15 +791,7 @@ def test_a_run_stopped_mid_pull_is_abandoned_at_once_and_writes_nothing(
     reference: Callable[[str, list[date]], Reference],
 ) -> None:
     expected = reference(kind_of(deployment.url), window)
-    sims.momo.faults.add(SLOW_PULL)
-    stopped = deployment.scheduler("stopped-scheduler")
-    wait_until(
-        mid_momo_pull(deployment, sims),
-        timeout=30,
-        what="a run mid-pull",
-        processes=processes,
-        alive=(stopped,),
-    )
+    stopped = scheduler_mid_pull(deployment, sims, "stopped-scheduler")
     started = time.monotonic()
     stopped.send(signal.SIGTERM)
     assert stopped.wait(15) == 0, stopped.log()
