@@ -23,6 +23,7 @@ from recon.auth.guards import require_api_key
 from recon.cases.controllers import get_cases, get_one_case
 from recon.clock import Clock, utcnow
 from recon.days.controllers import get_days, post_close_day, post_reopen_day
+from recon.db.reads import QuickReads
 from recon.db.session import create_engine, create_read_sessionmaker, create_sessionmaker
 from recon.dossiers.controllers import post_dossier_batch, put_dossier, state_settings
 from recon.ledger.controllers import get_ledger
@@ -129,9 +130,11 @@ class ReconPlugin(InitPluginProtocol):
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.read_sessionmaker = create_read_sessionmaker(engine)
+        app.state.quick_reads = quick = QuickReads(engine)
         try:
             yield
         finally:
+            quick.dispose()
             await engine.dispose()
 
     @asynccontextmanager

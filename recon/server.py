@@ -8,6 +8,7 @@ stderr and exit 2, and `recon demo` has then neither started its simulators nor 
 from __future__ import annotations
 
 import errno
+import gc
 import logging
 import signal
 import socket
@@ -93,6 +94,11 @@ def serve_app(
         http="httptools",
         loop="uvloop",
     )
+    # what was made to start (modules, routes, the ORM's metadata) lives as long as the
+    # process: moved out of the collector's sight, a full collection no longer walks it all
+    # (tens of milliseconds added to whichever requests are in flight)
+    gc.collect()
+    gc.freeze()
     try:
         _server_class()(config).run(sockets=[listener])
     except SystemExit as exc:

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from litestar import Litestar
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recon.auth.keycache import KeyCache
 from recon.auth.ratelimit import RateLimiter
-from recon.auth.service import Principal, authenticate_key, key_digest
+from recon.auth.service import Principal, key_digest, key_principal
+from recon.db.reads import QuickReads, quick_reads
 from recon.errors import FieldError, Forbidden, RateLimited, Unauthorized
 
 # where the app keeps its `KeyGate` (app.state); a test may put one of its own there first
@@ -57,16 +57,13 @@ def _rate_limited(per_minute: int, retry_after: int) -> RateLimited:
     return RateLimited(reason, retry_after, [FieldError(field="Authorization", reason=reason)])
 
 
-async def _principal(
-    key: str, digest: str, cache: KeyCache, sessionmaker: async_sessionmaker[AsyncSession]
-) -> Principal | None:
+async def _principal(key: str, digest: str, cache: KeyCache, reads: QuickReads) -> Principal | None:
     """The cache's principal for the key, else the database's (remembered if there is one)."""
     principal = cache.get(digest)
     if principal is not None:
         return principal
     looked_up_at = cache.monotonic()
-    async with sessionmaker() as db_session:
-        principal = await authenticate_key(db_session=db_session, key=key)
+    principal = await reads.run(key_principal, key)
     if principal is not None:
         cache.remember(digest, principal, looked_up_at=looked_up_at)
     return principal
@@ -80,7 +77,7 @@ async def require_api_key(connection: ASGIConnection, route_handler: BaseRouteHa
         raise _unauthorized("send an API key as 'Authorization: Bearer <key>'")
     gate = key_gate(connection.app)
     digest = key_digest(key)
-    principal = await _principal(key, digest, gate.cache, connection.app.state.read_sessionmaker)
+    principal = await _principal(key, digest, gate.cache, quick_reads(connection))
     if principal is None:
         raise _unauthorized("the API key is unknown or revoked")
     retry_after = gate.limiter.take(digest)

@@ -13,15 +13,14 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import FromPath, SkipValidation
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from recon.db.reads import quick_reads
 from recon.errors import BadInput, FieldError, MalformedBody, NotFound
 from recon.payments.schemas import MAX_CODES, PaymentOut, PaymentQueryIn, PaymentsOut
-from recon.payments.service import payments
+from recon.payments.service import read_payments
 
 READ = {"scope": "payments:read"}
 JSON = "application/json"
@@ -102,9 +101,8 @@ def _matches(if_none_match: str, etag: str) -> bool:
 async def get_payment(
     dossier_code: FromPath[str],
     request: Request[Any, Any, Any],
-    db_session: NamedDependency[AsyncSession],
 ) -> Response[bytes]:
-    found, _ = await payments(db_session=db_session, codes=[dossier_code])
+    found, _ = await quick_reads(request).run(read_payments, [dossier_code])
     if not found:
         reason = f"no dossier with the code {dossier_code!r}"
         raise NotFound(reason, [FieldError("dossier_code", reason)])
@@ -141,10 +139,10 @@ async def get_payment(
 )
 async def post_payment_query(
     data: SkipValidation[PaymentQueryIn],
-    db_session: NamedDependency[AsyncSession],
+    request: Request[Any, Any, Any],
 ) -> Response[bytes]:
     query = _convert(data)
-    found, unknown = await payments(db_session=db_session, codes=query.dossier_codes)
+    found, unknown = await quick_reads(request).run(read_payments, query.dossier_codes)
     body = msgspec.json.encode(PaymentsOut(payments=found, unknown=unknown))
     return Response(body, media_type=JSON, headers={"Cache-Control": NO_CACHE})
 

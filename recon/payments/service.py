@@ -20,6 +20,7 @@ from sqlalchemy import BindParameter, bindparam, exists, false, func, literal, s
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.db.models import Case, ChannelDay, Dossier, DossierPaymentRef, Match, StatementLineRow
+from recon.db.reads import ConnectionReader, Reader
 from recon.matching.judge import net_of
 from recon.matching.normalize import code_key
 from recon.payments.schemas import PaymentOut, TransactionOut
@@ -81,29 +82,35 @@ ChannelDayKey = tuple[str, date]
 async def payments(
     *, db_session: AsyncSession, codes: Sequence[str]
 ) -> tuple[list[PaymentOut], list[str]]:
+    """`read_payments` in a session of the caller's (the routes use `QuickReads` instead)."""
+    return await db_session.run_sync(
+        lambda session: read_payments(ConnectionReader(session.connection()), codes)
+    )
+
+
+def read_payments(reader: Reader, codes: Sequence[str]) -> tuple[list[PaymentOut], list[str]]:
     """The payments of the dossiers `codes` name (compared as dossier codes are: letter case,
     spaces and punctuation aside), each once in the order first asked; and the codes that name
     no dossier, as given."""
     keys: dict[str, str] = {}  # code_key -> the code as first given
     for code in codes:
         keys.setdefault(code_key(code), code)
-    connection = await db_session.connection()
-    found = (await connection.execute(DOSSIERS, {"keys": [k for k in keys if k]})).all()
+    found = reader.all(DOSSIERS, {"keys": [k for k in keys if k]})
     by_key = {row.code_key: row for row in found}
     unknown = [code for key, code in keys.items() if key not in by_key]
     if not found:
         return [], unknown
-    rows = (await connection.execute(LINES, {"ids": [row.id for row in found]})).all()
+    rows = reader.all(LINES, {"ids": [row.id for row in found]})
     days = {(line.channel, line.business_day) for line in rows}
     reconciled: dict[ChannelDayKey, datetime] = {}
     latest: datetime | None = None
     if days:
-        for day in await connection.execute(DAYS, {"days": list({d for _, d in days})}):
+        for day in reader.all(DAYS, {"days": list({d for _, d in days})}):
             latest = day.latest
             if (day.channel, day.business_day) in days:
                 reconciled[(day.channel, day.business_day)] = day.reconciled_at
     if latest is None:
-        latest = (await connection.execute(LATEST)).scalar()
+        latest = reader.all(LATEST)[0][0]
     lines: dict[int, dict[int, Any]] = defaultdict(dict)  # owner -> line id -> line
     matched = {line.id for line in rows if line.is_matched}
     for line in rows:

@@ -14,7 +14,6 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from recon.app import create_app
 from recon.auth.guards import KEY_GATE, KeyGate
@@ -22,6 +21,7 @@ from recon.auth.keycache import TTL_SECONDS, KeyCache
 from recon.auth.ratelimit import RateLimiter
 from recon.auth.service import Principal
 from recon.db.models import ApiKey
+from recon.db.reads import QuickReads
 from recon.db.session import open_database
 from recon.settings import Settings
 from tests.helpers import make_key
@@ -38,15 +38,15 @@ class FakeMonotonic:
         return self.now
 
 
-class CountingSessions:
-    """The app's read sessionmaker, counting the sessions opened through it."""
+class CountingReads:
+    """The app's `QuickReads`, counting the reads run through it (the guard's key lookups)."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        self.sessionmaker, self.opened = sessionmaker, 0
+    def __init__(self, reads: QuickReads) -> None:
+        self.reads, self.opened = reads, 0
 
-    def __call__(self) -> AsyncSession:
+    async def run(self, read: Any, *args: Any) -> Any:
         self.opened += 1
-        return self.sessionmaker()
+        return await self.reads.run(read, *args)
 
 
 @pytest.fixture
@@ -108,12 +108,12 @@ def test_a_full_cache_drops_what_expired_first(clock: FakeMonotonic) -> None:
     assert (cache.get("a"), cache.get("b"), cache.get("old")) == (PRINCIPAL, PRINCIPAL, None)
 
 
-async def test_a_key_verified_moments_ago_opens_no_session(
+async def test_a_key_verified_moments_ago_is_not_looked_up_again(
     app: Litestar, api: AsyncTestClient[Any], settings: Settings, clock: FakeMonotonic
 ) -> None:
     key = await make_key(settings, "payments:read")  # 403 on /cases: the guard alone answers
-    sessions = CountingSessions(app.state.read_sessionmaker)
-    app.state.read_sessionmaker = sessions
+    sessions = CountingReads(app.state.quick_reads)
+    app.state.quick_reads = sessions
     assert (await api.get("/api/v1/cases", headers=bearer(key))).status_code == 403
     assert sessions.opened == 1
     for _ in range(3):
@@ -165,8 +165,8 @@ async def test_an_unknown_or_tampered_key_is_never_remembered(
 ) -> None:
     key = await make_key(settings, "cases:read")
     tampered = key[:-1] + ("A" if key[-1] != "A" else "B")
-    sessions = CountingSessions(app.state.read_sessionmaker)
-    app.state.read_sessionmaker = sessions
+    sessions = CountingReads(app.state.quick_reads)
+    app.state.quick_reads = sessions
     for bad in ("rk_0123456789ab_nope", tampered, "rk_nope", "not-a-key"):
         for _ in range(2):
             assert (await api.get("/api/v1/cases", headers=bearer(bad))).status_code == 401

@@ -358,3 +358,26 @@ async def test_a_fixed_number_of_queries_whatever_the_lines_and_codes(
             (seven,), _ = await payments(db_session=session, codes=[code(7)])
         assert len(seven.transactions) == 60
         assert seven.status == "PENDING"
+
+
+async def test_the_routes_quick_reads_answer_as_a_session_does(
+    settings: Settings, ward: None, tmp_path: Path
+) -> None:
+    """On SQLite the routes read through their own sqlite3 connection (recon/db/reads.py):
+    every payment, reconciled or pending, must come out as the session's reading gives it."""
+    from recon.db.reads import QuickReads
+    from recon.payments.service import payments, read_payments
+
+    await import_lines(settings, tmp_path, f"P9,REF7,30000,0,payment,success,{at(D2, 9)},Phi,")
+    asked = [code(n) for n in range(1, 10)] + ["H17.25-000000-9999"]
+    async with open_database(settings.database_url) as sessionmaker:
+        async with sessionmaker() as session:
+            expected = await payments(db_session=session, codes=asked)
+        reads = QuickReads(sessionmaker.kw["bind"])
+        try:
+            got = await reads.run(read_payments, asked)
+        finally:
+            reads.dispose()
+    assert got == expected
+    assert {p.status for p in got[0]} >= {"PAID", "PENDING"}
+    assert got[1] == ["H17.25-000000-9999"]
