@@ -5,7 +5,9 @@ the cyclic collector paused around bulk work."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import os
 import stat
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
@@ -142,3 +144,19 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+# A run and the scheduler's runs give way to the API on the machine they share: a desk waits on
+# the API's answer, while a night's run may take a few seconds longer (CPU weight ~10x less).
+BATCH_NICENESS = 10
+
+
+def background_priority() -> int:
+    """Lower this process's CPU priority to `BATCH_NICENESS` unless it is lower already (an
+    operator's own `nice` stands); the niceness it then has."""
+    current = os.nice(0)
+    if current < BATCH_NICENESS:
+        # a sandbox may forbid it: the run then goes on at its priority
+        with contextlib.suppress(OSError):
+            current = os.nice(BATCH_NICENESS - current)
+    return current

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from recon.clitools import (
+    background_priority,
     collector_paused,
     error_line,
     json_option,
@@ -58,6 +59,7 @@ def reconcile(
     """A run: pull, store, match and judge one business day, or each day of a range."""
     settings = settings_of(ctx)
     days = _days(day, start, end)
+    background_priority()
     # A run holds a day's lines, dossiers and cases (hundreds of thousands of small objects)
     # until it ends; the cyclic collector would walk them again and again, a fifth of the
     # engine's time. Paused, it collects once between the days of a range, so a long range

@@ -9,7 +9,7 @@ import signal
 
 import click
 
-from recon.clitools import json_option, print_json, settings_of
+from recon.clitools import background_priority, json_option, print_json, settings_of
 from recon.db.session import open_database
 from recon.settings import Settings
 
@@ -23,6 +23,7 @@ def scheduler(ctx: click.Context, as_json: bool) -> None:
     from recon.system.observability import configure_logging
 
     settings = settings_of(ctx)
+    background_priority()
     configure_logging()
     route_library_logs()
     asyncio.run(_serve(settings))
