@@ -38,6 +38,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/ledger.py --lines 200000 --repeat 3
 	$(BIN)/python bench/reconcile.py --dossiers 100000 --lines 100000
 	$(BIN)/python bench/status_api.py --dossiers 20000 --seconds 4
+	$(BIN)/python bench/queue.py --cases 10000 --dossiers 30000 --repeat 20
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

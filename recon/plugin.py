@@ -20,7 +20,15 @@ from litestar.template.config import TemplateConfig
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from recon.auth.guards import require_api_key
-from recon.cases.controllers import get_cases, get_one_case
+from recon.cases.controllers import (
+    get_cases,
+    get_one_case,
+    post_approve_case,
+    post_reject_case,
+    post_reopen_case,
+    post_resolve_case,
+    post_resolve_cases,
+)
 from recon.clock import Clock, utcnow
 from recon.days.controllers import get_days, post_close_day, post_reopen_day
 from recon.db.reads import QuickReads
@@ -34,9 +42,14 @@ from recon.system.controllers import healthz, metrics, readyz
 from recon.system.docs import openapi_config
 from recon.system.errors import API_ERRORS, EXCEPTION_HANDLERS, error_responses
 from recon.web import TEMPLATES_DIR
-from recon.web.auth import require_web_user
+from recon.web.actions import ACTION_HANDLERS
+from recon.web.audit import audit_page_view
+from recon.web.auth import web_router
+from recon.web.case_page import case_page
 from recon.web.controllers import ledger_download, ledger_page, web_root
 from recon.web.format import register_filters
+from recon.web.login import login, login_page, logout
+from recon.web.queue import queue_page_view
 from recon.web.runs import runs_page
 
 # 10,000 dossiers of generous size; Litestar's default of 10 MB is too tight for that
@@ -76,6 +89,11 @@ class ReconPlugin(InitPluginProtocol):
             post_dossier_batch,
             get_cases,
             get_one_case,
+            post_resolve_case,
+            post_resolve_cases,
+            post_approve_case,
+            post_reject_case,
+            post_reopen_case,
             get_runs,
             get_one_run,
             get_ledger,
@@ -94,13 +112,16 @@ class ReconPlugin(InitPluginProtocol):
             security=[{"apiKey": []}],
             tags=["api"],
         )
-        web = Router(
-            path="/",
-            guards=[require_web_user],
-            route_handlers=[web_root, ledger_page, ledger_download, runs_page],
-            include_in_schema=False,
+        # every web form carries a CSRF token (recon.web.csrf); the pages need a session
+        # (recon.web.auth), the login and logout routes do not
+        web = web_router(
+            [
+                *(web_root, ledger_page, ledger_download, runs_page),
+                *(queue_page_view, case_page, audit_page_view, *ACTION_HANDLERS),
+            ]
         )
-        app_config.route_handlers.extend([healthz, readyz, metrics, api, web])
+        web_login = web_router([login_page, login, logout], signed_in=False)
+        app_config.route_handlers.extend([healthz, readyz, metrics, api, web, web_login])
         app_config.template_config = TemplateConfig(
             directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=register_filters
         )
@@ -118,6 +139,7 @@ class ReconPlugin(InitPluginProtocol):
         app_config.request_max_body_size = MAX_BODY_BYTES
         app_config.openapi_config = openapi_config()
         app_config.state.settings = self.settings
+        app_config.state.clock = self.clock  # for the guards, which take no dependencies
         return app_config
 
     def _clock(self) -> Clock:

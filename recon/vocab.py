@@ -51,7 +51,14 @@ LINE_CASE_TYPES: tuple[CaseType, ...] = (
 CaseStatus = Literal["open", "reopened", "resolved", "closed"]
 CASE_STATUSES: tuple[CaseStatus, ...] = get_args(CaseStatus)
 LIVE_CASE_STATUSES: tuple[CaseStatus, ...] = ("open", "reopened")
-CASE_RESOLUTIONS = ("linked", "accepted", "refund_requested", "written_off", "channel_dispute")
+CaseResolution = Literal["linked", "accepted", "refund_requested", "written_off", "channel_dispute"]
+CASE_RESOLUTIONS: tuple[CaseResolution, ...] = get_args(CaseResolution)
+# what a person does to a case (DESIGN 4), and what the engine does to one in a run
+CaseAction = Literal["resolve", "approve", "reject", "reopen"]
+CASE_ACTIONS: tuple[CaseAction, ...] = get_args(CaseAction)
+ENGINE_CASE_ACTIONS = ("opened", "updated", "closed")
+# the case types a `linked` resolution applies to: money whose owner a person names
+LINKABLE_CASE_TYPES: tuple[CaseType, ...] = ("UNMATCHED_PAYMENT", "AMBIGUOUS_REFERENCE")
 
 # runs and statement fetches; a run's channel part (DESIGN 6)
 # abandoned: the run's process died or was stopped, and its day was freed for another run
@@ -64,8 +71,8 @@ FETCH_STATUSES: tuple[FetchStatus, ...] = get_args(FetchStatus)
 FETCH_SOURCES = ("pull", "import")
 ChannelOutcomeStatus = Literal["succeeded", "failed", "skipped"]
 
-# what matched a line to a dossier
-MATCH_RULES = ("payment_ref", "dossier_code", "text", "refund")
+# what matched a line to a dossier; `linked`: a person did (a case resolved `linked`)
+MATCH_RULES = ("linked", "payment_ref", "dossier_code", "text", "refund")
 
 # ledger days and users
 DAY_STATUSES = ("open", "closed")

@@ -28,6 +28,7 @@ SCOPES = (
     "dossiers:write",
     "payments:read",
     "cases:read",
+    "cases:write",
     "runs:read",
     "ledger:read",
     "days:write",

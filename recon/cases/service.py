@@ -15,6 +15,7 @@ from recon.cases.schemas import (
     CaseDetail,
     CaseEventOut,
     CaseLineOut,
+    CaseList,
     CasePage,
     CaseSummary,
 )
@@ -140,6 +141,8 @@ async def get_case(*, db_session: AsyncSession, case_id: int) -> CaseDetail:
         reason = f"no case with id {case_id}"
         raise NotFound(reason, [FieldError("case_id", reason)])
     dossier = await db_session.get(Dossier, case.dossier_id) if case.dossier_id else None
+    linked_id = case.linked_dossier_id
+    linked = await db_session.get(Dossier, linked_id) if linked_id else None
     lines = (
         await db_session.execute(
             select(StatementLineRow)
@@ -159,6 +162,7 @@ async def get_case(*, db_session: AsyncSession, case_id: int) -> CaseDetail:
         date=case.business_day,
         dossier_code=dossier.dossier_code if dossier else None,
         channel_txn_ids=sorted(line.channel_txn_id for line in line_list),
+        linked_dossier_code=linked.dossier_code if linked else None,
         dossier=(
             {
                 "dossier_code": dossier.dossier_code,
@@ -177,3 +181,8 @@ async def get_case(*, db_session: AsyncSession, case_id: int) -> CaseDetail:
             for event in events
         ],
     )
+
+
+async def get_case_list(*, db_session: AsyncSession, case_ids: Sequence[int]) -> CaseList:
+    """Several cases in full, in the order named (what a bulk action answers)."""
+    return CaseList(cases=[await get_case(db_session=db_session, case_id=i) for i in case_ids])

@@ -41,6 +41,9 @@ class Dossier(Base):
         CheckConstraint(
             "(claimed_paid_channel IS NULL) = (claimed_paid_at IS NULL)", name="claim_complete"
         ),
+        # the case page's candidates for an owner-less payment: same fee, submitted near it
+        # (recon.cases.detail; migration 0009)
+        Index("ix_dossiers_fee_submitted", "fee_amount", "submitted_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -272,6 +275,10 @@ class Case(Base):
             "resolution IS NULL OR " + check_in("resolution", vocab.CASE_RESOLUTIONS),
             name="resolution",
         ),
+        CheckConstraint(
+            "pending_resolution IS NULL OR pending_resolution = 'written_off'",
+            name="pending_resolution",
+        ),
         # one case per identity until the engine closes it
         Index(
             "uq_cases_identity_not_closed",
@@ -295,7 +302,13 @@ class Case(Base):
     rule: Mapped[str] = mapped_column(String(64))
     explanation: Mapped[str] = mapped_column(Text)
     resolution: Mapped[str | None] = mapped_column(String(32))
+    # while the case is resolved `linked`, its line belongs to this dossier in every run
     linked_dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id"))
+    # a write-off above the threshold waiting for an approver (DESIGN 4): who asked, and when;
+    # the asker is a username, as in the history, so the approver is never the same account
+    pending_resolution: Mapped[str | None] = mapped_column(String(32))
+    pending_by: Mapped[str | None] = mapped_column(String(64))
+    pending_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     close_reason: Mapped[str | None] = mapped_column(Text)
     opened_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
     updated_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
@@ -313,17 +326,26 @@ class CaseLine(Base):
 
 
 class CaseEvent(Base):
-    """The append-only audit log of every case action (database triggers forbid changes)."""
+    """The append-only audit log of every case action (database triggers forbid changes): a
+    person's `resolve`, `approve`, `reject`, `reopen`, and a run's `opened`, `updated`,
+    `closed` (DESIGN 4's history event; `changes` keeps what the engine changed, amounts too)."""
 
     __tablename__ = "case_events"
+    __table_args__ = (
+        CheckConstraint(
+            check_in("action", (*vocab.CASE_ACTIONS, *vocab.ENGINE_CASE_ACTIONS)), name="action"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
-    actor: Mapped[str] = mapped_column(String(128))  # a username, or "engine"
+    actor: Mapped[str | None] = mapped_column(String(128))  # a username; None: the engine
     action: Mapped[str] = mapped_column(String(32))
-    status_before: Mapped[str | None] = mapped_column(String(16))
-    status_after: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    resolution: Mapped[str | None] = mapped_column(String(32))
+    dossier_code: Mapped[str | None] = mapped_column(String(64))
     changes: Mapped[str] = mapped_column(Text, default="{}")  # JSON
     note: Mapped[str] = mapped_column(Text, default="")
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
@@ -386,6 +408,38 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebSession(Base):
+    """A signed-in browser (recon.web.sessions): the id is the SHA-256 of the cookie's token,
+    so the table alone never lets anyone in."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the token, hex
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the absolute limit
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    address: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(300))
+
+
+class LoginAttempt(Base):
+    """One try at the login form, counted by the throttle per username and per address."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_username_at", "username", "at"),
+        Index("ix_login_attempts_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool] = mapped_column(Boolean)
 
 
 APPEND_ONLY_TABLES = ("case_events", "dossier_history", "day_events", "line_status_changes")

@@ -97,7 +97,15 @@ def referenced(line: Line, index: DossierIndex) -> Resolution | None:
 
 
 def resolve_payment(line: Line, index: DossierIndex) -> Resolution:
-    """Rules 1–3 for a payment (or any line that is not a refund)."""
+    """A person's link, then rules 1–3, for a payment (or any line that is not a refund)."""
+    linked = index.by_id.get(line.linked_to) if line.linked_to is not None else None
+    if linked is not None:
+        return Resolution(
+            line_id=line.id,
+            dossier_id=linked.id,
+            rule="linked",
+            fields={"linked": "by hand", "dossier_code": linked.code},
+        )
     hit = referenced(line, index)
     if hit is not None:
         return hit

@@ -38,6 +38,9 @@ class Line(msgspec.Struct, frozen=True, kw_only=True):
     # resolved by an earlier run and not re-judged now: the engine keeps this resolution
     fixed_dossier_id: int | None = None
     fixed: bool = False
+    # the dossier a person linked the line to (a case resolved `linked`, DESIGN 4): it goes
+    # there ahead of rules 1-3, as long as that dossier is among the engine's dossiers
+    linked_to: int | None = None
 
 
 class ControlMismatch(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,7 +75,7 @@ class Resolution(msgspec.Struct, frozen=True, kw_only=True):
 
     line_id: int
     dossier_id: int | None
-    rule: str | None  # payment_ref | dossier_code | text | None
+    rule: str | None  # linked | payment_ref | dossier_code | text | refund | None
     fields: dict[str, str] = msgspec.field(default_factory=dict)
     ambiguous: tuple[int, ...] = ()  # the dossiers a text named, when more than one
     refunds_line_id: int | None = None  # a refund: the payment it nets against

@@ -35,7 +35,7 @@ from recon.matching.normalize import ref_key
 from recon.matching.types import ControlMismatch, EngineInput
 from recon.matching.types import Dossier as EngineDossier
 from recon.matching.types import Line as EngineLine
-from recon.runs import candidates
+from recon.runs import candidates, links
 from recon.vocab import LINE_CASE_TYPES, LIVE_CASE_STATUSES
 
 _LINES = table(StatementLineRow)
@@ -85,7 +85,7 @@ class Loaded(msgspec.Struct, kw_only=True):
     statements_in: frozenset[str]
 
 
-def _stored_match(row: StoredLine) -> StoredMatch | None:
+def stored_match(row: StoredLine) -> StoredMatch | None:
     _, match_id, dossier_id, rule, fields = row
     if match_id is None or dossier_id is None or rule is None or fields is None:
         return None
@@ -123,10 +123,12 @@ async def load(
     known = {row[0].id for row in judged_rows}
     context = await refunded_payments(session, judged_rows, known, dialect)
     open_rows = judged_rows + context
-    open_lines = [row[0] for row in open_rows]
+    # a line a person linked goes to its dossier ahead of rules 1-3 (recon.runs.links)
+    linked = await links.links(session)
+    open_lines = links.with_links([row[0] for row in open_rows], linked)
     stored: dict[int, StoredMatch] = {}
     for row in open_rows:
-        match = _stored_match(row)
+        match = stored_match(row)
         if match is not None:
             stored[row[0].id] = match
 
@@ -135,6 +137,7 @@ async def load(
     # judged besides the dossiers the open lines resolve to (the engine finds those): the
     # dossiers they were matched to before, claims, and dossiers changed since the last run
     judged = {m.dossier_id for m in stored.values()}
+    judged |= {linked[line.id] for line in open_lines if line.id in linked}
     judged |= await candidates.to_judge(session, day, since)
     missing = judged - given.keys()
     if missing:
@@ -197,6 +200,14 @@ def _stored_lines_where(condition: ColumnElement[bool], dialect: str) -> Select[
     return select(_stored_lines(dialect)).select_from(_WITH_MATCH).where(condition)
 
 
+async def lines_by_id(
+    session: AsyncSession, line_ids: Collection[int], dialect: str
+) -> list[StoredLine]:
+    """These lines, each with its stored match."""
+    query = _stored_lines_where(one_of(_LINES.c.id, line_ids, dialect), dialect)
+    return await fetch_json(session, query, _STORED_LINES)
+
+
 async def refunded_payments(
     session: AsyncSession, rows: Sequence[StoredLine], known: set[int], dialect: str
 ) -> list[StoredLine]:
@@ -238,6 +249,36 @@ async def refunded_payments(
         if (line.channel, line.txn_id) in by_txn or (
             named_by_ref and (line.channel, ref_key(line.order_ref or "")) in by_ref
         ):
+            found.append(row)
+    return found
+
+
+async def refunds_of(
+    session: AsyncSession, payments: Sequence[EngineLine], known: set[int], dialect: str
+) -> list[StoredLine]:
+    """The refunds that net against these payments (by `refund_of`, else by order ref), but
+    those in `known`: where a payment goes, its refunds follow."""
+    paid = [line for line in payments if line.kind == "payment"]
+    if not paid:
+        return []
+    txns = {(line.channel, line.txn_id) for line in paid}
+    refs = {
+        (line.channel, key) for line in paid if line.order_ref and (key := ref_key(line.order_ref))
+    }
+    conditions = [one_of(_LINES.c.refund_of, {t for _, t in txns}, dialect)]
+    if refs:
+        conditions.append(one_of(_LINES.c.order_ref_key, {k for _, k in refs}, dialect))
+    query = _stored_lines_where(and_(_LINES.c.kind == "refund", or_(*conditions)), dialect)
+    found: list[StoredLine] = []
+    for row in await fetch_json(session, query, _STORED_LINES):
+        refund = row[0]
+        if refund.id in known:
+            continue
+        if refund.refund_of:
+            nets = (refund.channel, refund.refund_of) in txns
+        else:
+            nets = (refund.channel, ref_key(refund.order_ref or "")) in refs
+        if nets:
             found.append(row)
     return found
 
@@ -293,10 +334,11 @@ async def claimed_lines(
 
 
 async def pulled_channel_days(
-    session: AsyncSession, file_fed: Sequence[str], reconciling: date
+    session: AsyncSession, file_fed: Sequence[str], reconciling: date | None
 ) -> frozenset[tuple[str, date]]:
     """Channel-days whose statement is in: pulled successfully once (a later failed pull takes
-    nothing back), or (file-fed) reconciled or being so now."""
+    nothing back), or (file-fed) reconciled or being so now (`reconciling`; None outside a
+    run)."""
     rows = await session.execute(
         select(
             ChannelDay.channel,
@@ -311,7 +353,8 @@ async def pulled_channel_days(
         if (channel in file_fed and reconciled is not None)
         or (channel not in file_fed and pulled_at is not None)
     }
-    pulled.update((channel, reconciling) for channel in file_fed)
+    if reconciling is not None:
+        pulled.update((channel, reconciling) for channel in file_fed)
     return frozenset(pulled)
 
 

@@ -25,7 +25,6 @@ from recon.matching.types import CaseOut, Resolution
 from recon.runs.loader import StoredMatch
 from recon.vocab import LIVE_CASE_STATUSES
 
-ENGINE = "engine"
 CLOSE_REASON = "Không còn sai lệch: lần đối soát này không còn thấy trường hợp này."
 
 _NEW_MATCH = ("line_id", "dossier_id", "rule", "fields")
@@ -76,7 +75,7 @@ async def write_matches(
     resolutions: Sequence[Resolution],
     stored: Mapping[int, StoredMatch],
     *,
-    run_id: int,
+    run_id: int | None,
     now: datetime,
 ) -> None:
     """Insert, change or remove each line's match; an unchanged match is left alone. Each
@@ -187,7 +186,7 @@ def _event(
     action: str,
     before: str | None,
     after: str,
-    run_id: int,
+    run_id: int | None,
     now: datetime,
     changes: Mapping[str, object] | None = None,
     note: str = "",
@@ -195,10 +194,12 @@ def _event(
     return {
         "case_id": case_id,
         "at": now,
-        "actor": ENGINE,
+        "actor": None,  # the engine (DESIGN 4)
         "action": action,
-        "status_before": before,
-        "status_after": after,
+        "from_status": before,
+        "to_status": after,
+        "resolution": None,
+        "dossier_code": None,
         "changes": msgspec.json.encode(changes or {}).decode(),
         "note": note,
         "run_id": run_id,
@@ -210,7 +211,7 @@ async def write_cases(
     decided: Sequence[CaseOut],
     existing: Sequence[StoredCase],
     *,
-    run_id: int,
+    run_id: int | None,
     now: datetime,
 ) -> CaseCounts:
     stored_lines = await case_line_ids(session, [case.id for case in existing])
@@ -259,6 +260,10 @@ async def write_cases(
                 "case_id": case.id,
                 "status": "closed",
                 "close_reason": CLOSE_REASON,
+                # a write-off awaiting approval is moot once the case no longer holds
+                "pending_resolution": None,
+                "pending_by": None,
+                "pending_at": None,
                 **_touched(run_id, now),
             }
         )
@@ -281,7 +286,7 @@ async def write_cases(
 
 
 async def _open_cases(
-    session: AsyncSession, fresh: Sequence[CaseOut], run_id: int, now: datetime
+    session: AsyncSession, fresh: Sequence[CaseOut], run_id: int | None, now: datetime
 ) -> dict[str, int]:
     """Insert the new cases in the engine's order; their ids by identity."""
     if not fresh:
@@ -316,7 +321,7 @@ def _decided_fields(out: CaseOut) -> dict[str, Any]:
     }
 
 
-def _touched(run_id: int, now: datetime) -> dict[str, Any]:
+def _touched(run_id: int | None, now: datetime) -> dict[str, Any]:
     return {"updated_run_id": run_id, "updated_at": now}
 
 

@@ -147,7 +147,7 @@ def _downloads(start: date, end: date, kenh: str) -> dict[str, str]:
 
 @get("/", include_in_schema=False, sync_to_thread=False)
 def web_root() -> Redirect:
-    return Redirect(path=LEDGER_PATH)
+    return Redirect(path="/hang-doi")  # the accountant's queue is the landing page
 
 
 @get(LEDGER_PATH, include_in_schema=False)

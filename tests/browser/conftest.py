@@ -1,6 +1,7 @@
 """What the browser tests share: Debian's Chromium driven by Playwright, the app served by
 uvicorn in a thread on a free localhost port, a SQLite database (the browser checks pages;
-the databases are covered in tests/web), and an accountant to sign in as.
+the databases are covered in tests/web), and an accountant to sign in as, through the login
+page. Screenshots go under tests/artifacts/ (ignored by git).
 
 Each module marks itself with `NEEDS_CHROMIUM` (skipped, with the reason, where Chromium is
 absent) and defines its own `prepared` data and app.
@@ -70,20 +71,46 @@ def served(app: Litestar) -> Iterator[str]:
         sock.close()
 
 
+ARTIFACTS = Path(__file__).parents[1] / "artifacts"
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Save the page as tests/artifacts/<name>.png."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
 @contextmanager
-def signed_in_page(username: str = "ketoan", password: str = PASSWORD) -> Iterator[Any]:
-    """A Chromium page whose requests carry the account's credentials, at a laptop's size."""
+def browser_page() -> Iterator[Any]:
+    """A Chromium page at a laptop's size, in Vietnamese, signed in as nobody."""
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
         )
         try:
-            context = browser.new_context(
-                http_credentials={"username": username, "password": password},
-                locale="vi-VN",
-                viewport={"width": 1360, "height": 900},
-            )
+            context = browser.new_context(locale="vi-VN", viewport={"width": 1360, "height": 900})
             yield context.new_page()
         finally:
             browser.close()
+
+
+def log_in(page: Any, base_url: str, username: str, password: str) -> Any:
+    """Fill in and send the login form; returns the response of the page it lands on."""
+    page.goto(f"{base_url}/dang-nhap")
+    page.get_by_label("Tên đăng nhập").fill(username)
+    page.get_by_label("Mật khẩu").fill(password)
+    with page.expect_navigation() as landed:
+        page.get_by_role("button", name="Đăng nhập").click()
+    return landed.value
+
+
+@contextmanager
+def signed_in_page(
+    base_url: str, username: str = "ketoan", password: str = PASSWORD
+) -> Iterator[Any]:
+    """A Chromium page signed in through the login page."""
+    with browser_page() as page:
+        log_in(page, base_url, username, password)
+        assert "/dang-nhap" not in page.url, "the login failed"
+        yield page

@@ -40,7 +40,7 @@ def server(settings: Settings, prepared: None) -> Iterator[str]:
 def test_the_ledger_page_renders_and_its_presets_work(
     server: str, settings: Settings, tmp_path: Path
 ) -> None:
-    with signed_in_page() as page:
+    with signed_in_page(server) as page:
         response = page.goto(f"{server}/so-doi-soat?tu=2025-11-20&den=2025-11-26")
         assert response is not None
         assert response.status == 200

@@ -43,7 +43,7 @@ def server(settings: Settings, prepared: None) -> Iterator[str]:
 def test_the_runs_page_is_reached_from_the_ledger_and_shows_the_window(
     server: str, settings: Settings, tmp_path: Path
 ) -> None:
-    with signed_in_page() as page:
+    with signed_in_page(server) as page:
         response = page.goto(f"{server}/so-doi-soat")
         assert response is not None
         assert response.status == 200

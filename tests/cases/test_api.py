@@ -105,7 +105,7 @@ async def test_one_case_in_full(
     assert [line["channel_txn_id"] for line in detail["lines"]] == ["V2"]
     assert detail["lines"][0]["amount"] == 10_000
     assert [event["action"] for event in detail["history"]] == ["opened"]
-    assert detail["history"][0]["actor"] == "engine"
+    assert detail["history"][0]["actor"] is None  # the engine
     missing = await client.get("/api/v1/cases/999999", headers=reader)
     assert missing.status_code == 404
 

@@ -254,9 +254,9 @@ async def test_case_events_are_append_only(engine: AsyncEngine) -> None:
                 {
                     "case_id": case_id,
                     "at": NOW,
-                    "actor": "engine",
+                    "actor": None,
                     "action": "opened",
-                    "status_after": "open",
+                    "to_status": "open",
                     "changes": "{}",
                     "note": "",
                 }

@@ -45,7 +45,7 @@ async def every_case(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[int
         history: dict[int, list[tuple[Any, ...]]] = {}
         for e in events:
             history.setdefault(e.case_id, []).append(
-                (e.id, e.action, e.status_before, e.status_after, e.changes, e.run_id)
+                (e.id, e.action, e.from_status, e.to_status, e.changes, e.run_id)
             )
     return {
         c.id: (

@@ -23,7 +23,7 @@ async def test_healthz(client: AsyncTestClient[Any]) -> None:
 async def test_readyz_when_migrated(client: AsyncTestClient[Any]) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["schema"] == head_revision() == "0006"
+    assert response.json()["schema"] == head_revision() == "0009"
 
 
 async def test_readyz_is_503_on_an_unmigrated_database(tmp_path: Path) -> None:

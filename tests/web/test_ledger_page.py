@@ -1,4 +1,4 @@
-"""The ledger page `/so-doi-soat`: Basic access for users, Vietnamese labels and money, presets,
+"""The ledger page `/so-doi-soat`: signed-in users only, Vietnamese labels and money, presets,
 a 400 page for bad values. On SQLite and PostgreSQL, with a ward reconciled through the CLI."""
 
 from __future__ import annotations
@@ -15,23 +15,29 @@ from litestar.testing import AsyncTestClient
 
 from recon.app import create_app
 from recon.settings import Settings
-from recon.web.auth import basic_credentials
 from recon.web.controllers import ledger_range, local_today, preset_range
 from tests.runs.test_reconcile import D1, D2, LINES, reconcile, ward, write
+from tests.web.signin import sign_in
 
 __all__ = ["ward"]
 
 PASSWORD = "mật khẩu rất dài"
-CHALLENGE = 'Basic realm="recon", charset="UTF-8"'
 PAGE = "/so-doi-soat"
 RANGE = {"tu": D1, "den": D2}
 
 
 @pytest.fixture
-def reader(run_cli: Callable[..., Any]) -> tuple[str, str]:
+def viewer(run_cli: Callable[..., Any]) -> tuple[str, str]:
     args = ("users", "create", "--username", "ketoan", "--role", "viewer")
     assert run_cli(*args, stdin=PASSWORD + "\n").code == 0
     return ("ketoan", PASSWORD)
+
+
+@pytest.fixture
+async def reader(viewer: tuple[str, str], client: AsyncTestClient[Any]) -> tuple[str, str]:
+    """The viewer, with the client signed in as them through the login form."""
+    assert (await sign_in(client, *viewer)).status_code == 303
+    return viewer
 
 
 @pytest.fixture
@@ -57,37 +63,21 @@ def text_of(html: str) -> str:
 # --- access --------------------------------------------------------------------------------
 
 
-async def test_the_page_asks_for_credentials(client: AsyncTestClient[Any]) -> None:
-    for path in (PAGE, "/"):
+async def test_the_page_sends_a_stranger_to_the_login_page(
+    client: AsyncTestClient[Any],
+) -> None:
+    for path, back in ((PAGE, "%2Fso-doi-soat"), ("/", "%2F")):
         response = await client.get(path, follow_redirects=False)
-        assert response.status_code == 401
-        assert response.headers["www-authenticate"] == CHALLENGE
+        assert response.status_code == 303
+        assert response.headers["location"] == f"/dang-nhap?next={back}"
 
 
-async def test_a_wrong_password_or_an_unknown_user_is_refused(
+async def test_the_root_redirects_to_the_case_queue(
     reader: tuple[str, str], client: AsyncTestClient[Any]
 ) -> None:
-    for auth in (("ketoan", "mật khẩu sai lắm"), ("nobody", PASSWORD), ("ketoan", "")):
-        response = await client.get(PAGE, auth=auth)
-        assert response.status_code == 401, auth
-        assert response.headers["www-authenticate"] == CHALLENGE
-    garbled = await client.get(PAGE, headers={"Authorization": "Basic !!!"})
-    assert garbled.status_code == 401
-
-
-def test_basic_credentials_are_read_as_utf8() -> None:
-    assert basic_credentials("Basic a2V0b2FuOm3huq10IGto4bqpdQ==") == ("ketoan", "mật khẩu")
-    assert basic_credentials("Basic a2V0b2Fu") is None  # no colon
-    assert basic_credentials("Bearer abc") is None
-    assert basic_credentials("Basic //8=") is None  # not UTF-8
-
-
-async def test_the_root_redirects_to_the_ledger(
-    reader: tuple[str, str], client: AsyncTestClient[Any]
-) -> None:
-    response = await client.get("/", auth=reader, follow_redirects=False)
+    response = await client.get("/", follow_redirects=False)
     assert response.status_code in (301, 302, 303, 307, 308)
-    assert response.headers["location"] == PAGE
+    assert response.headers["location"] == "/hang-doi"
 
 
 # --- the page ------------------------------------------------------------------------------
@@ -96,7 +86,7 @@ async def test_the_root_redirects_to_the_ledger(
 async def test_the_ledger_shows_the_wards_figures_in_vietnamese(
     reader: tuple[str, str], reconciled: None, client: AsyncTestClient[Any]
 ) -> None:
-    response = await client.get(PAGE, params=RANGE, auth=reader)
+    response = await client.get(PAGE, params=RANGE)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/html")
     html = response.text
@@ -141,25 +131,25 @@ async def test_the_page_downloads_csv_and_xlsx_without_an_api_key(
     reader: tuple[str, str], reconciled: None, client: AsyncTestClient[Any]
 ) -> None:
     params = {**RANGE, "dinh_dang": "csv"}
-    csv_response = await client.get("/so-doi-soat/tai-ve", params=params, auth=reader)
+    csv_response = await client.get("/so-doi-soat/tai-ve", params=params)
     assert csv_response.status_code == 200
     assert csv_response.content.startswith(b"\xef\xbb\xbf")
     assert (
         'filename="so-doi-soat_2025-11-24_2025-11-25.csv"'
         in csv_response.headers["content-disposition"]
     )
-    xlsx = await client.get(
-        "/so-doi-soat/tai-ve", params={**RANGE, "dinh_dang": "xlsx"}, auth=reader
-    )
+    xlsx = await client.get("/so-doi-soat/tai-ve", params={**RANGE, "dinh_dang": "xlsx"})
     assert "spreadsheetml" in xlsx.headers["content-type"]
-    anonymous = await client.get("/so-doi-soat/tai-ve", params=params)
-    assert anonymous.status_code == 401
+    client.cookies.clear()
+    anonymous = await client.get("/so-doi-soat/tai-ve", params=params, follow_redirects=False)
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"].startswith("/dang-nhap?next=%2Fso-doi-soat%2Ftai-ve")
 
 
 async def test_a_channel_restricts_the_rows_and_the_downloads(
     reader: tuple[str, str], reconciled: None, client: AsyncTestClient[Any]
 ) -> None:
-    response = await client.get(PAGE, params={**RANGE, "kenh": "momo"}, auth=reader)
+    response = await client.get(PAGE, params={**RANGE, "kenh": "momo"})
     assert response.status_code == 200
     text = text_of(response.text)
     assert "Kênh momo" in text
@@ -182,7 +172,7 @@ def closed_day_1(run_cli: Callable[..., Any], reconciled: None) -> None:
 async def test_a_closed_day_is_marked(
     reader: tuple[str, str], closed_day_1: None, client: AsyncTestClient[Any]
 ) -> None:
-    response = await client.get(PAGE, params=RANGE, auth=reader)
+    response = await client.get(PAGE, params=RANGE)
     text = text_of(response.text)
     assert "24/11/2025 Đã chốt sổ" in text
     assert "25/11/2025 Đã chốt sổ" not in text
@@ -193,7 +183,7 @@ async def test_a_closed_day_is_marked(
 async def test_without_a_range_the_page_shows_this_month_so_far(
     reader: tuple[str, str], settings: Settings, client: AsyncTestClient[Any]
 ) -> None:
-    response = await client.get(PAGE, auth=reader)
+    response = await client.get(PAGE)
     assert response.status_code == 200
     today = local_today(settings.timezone)
     start = today.replace(day=1)
@@ -206,7 +196,7 @@ async def test_without_a_range_the_page_shows_this_month_so_far(
 async def test_a_preset_shows_its_range(
     reader: tuple[str, str], settings: Settings, client: AsyncTestClient[Any], preset: str
 ) -> None:
-    response = await client.get(PAGE, params={"preset": preset}, auth=reader)
+    response = await client.get(PAGE, params={"preset": preset})
     assert response.status_code == 200
     start, end = preset_range(preset, local_today(settings.timezone))
     assert f"Từ ngày {start:%d/%m/%Y} đến ngày {end:%d/%m/%Y}" in text_of(response.text)
@@ -228,7 +218,7 @@ async def test_a_preset_shows_its_range(
 async def test_a_bad_value_answers_400_with_a_vietnamese_page(
     reader: tuple[str, str], client: AsyncTestClient[Any], params: dict[str, str], message: str
 ) -> None:
-    response = await client.get(PAGE, params=params, auth=reader)
+    response = await client.get(PAGE, params=params)
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("text/html")
     text = text_of(response.text)
@@ -239,11 +229,12 @@ async def test_a_bad_value_answers_400_with_a_vietnamese_page(
 
 
 async def test_the_templates_escape_what_they_show(
-    reader: tuple[str, str], settings: Settings
+    viewer: tuple[str, str], settings: Settings
 ) -> None:
     hostile = msgspec.structs.replace(settings, ward_name="<script>alert(1)</script>")
     async with AsyncTestClient(app=create_app(hostile)) as client:
-        response = await client.get(PAGE, params={"tu": "<b>"}, auth=reader)
+        await sign_in(client, *viewer)
+        response = await client.get(PAGE, params={"tu": "<b>"})
     assert response.status_code == 400
     assert "<script>alert(1)" not in response.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in response.text
