@@ -30,7 +30,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# the repo first instead of bench/, whose queue.py would shadow the standard library's queue
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import httpx
 

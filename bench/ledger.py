@@ -27,7 +27,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# the repo first instead of bench/, whose queue.py would shadow the standard library's queue
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import msgspec
 from sqlalchemy import event

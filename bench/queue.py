@@ -28,10 +28,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# run as a script, this file's folder comes first on sys.path and this module would shadow the
-# standard library's `queue` (which concurrent.futures imports): the repository root instead
-sys.path.remove(str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# the repo first instead of bench/, where this very file would shadow the standard library's queue
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse
 import asyncio

@@ -55,7 +55,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# the repo first instead of bench/, whose queue.py would shadow the standard library's queue
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from bench import harness as h
 from fixtures.ward.bulk import BULK_CHANNEL, write_month
