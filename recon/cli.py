@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from recon.clitools import error_line, json_option, print_json, run, settings_of
+from recon.errors import BadInput
 
 # Each domain's commands, imported only when named: a process runs one command, and `recon
 # reconcile` (30 processes a month) must not pay for the spreadsheet writer, the channel
@@ -84,30 +85,69 @@ def db() -> None:
 
 @db.command("upgrade")
 @json_option
-@click.pass_context
-def db_upgrade(ctx: click.Context, as_json: bool) -> None:
+def db_upgrade(as_json: bool) -> None:
     """Migrate the database to the newest schema."""
     from recon.db.migrate import head_revision, upgrade
+    from recon.settings import database_url
 
-    run(upgrade(settings_of(ctx).database_url))
+    # the database URL only: migrating needs no channel secret and no RECON_CONFIG
+    run(upgrade(database_url()))
     result = {"status": "ok", "schema": head_revision()}
     print_json(result) if as_json else click.echo(f"database at schema {result['schema']}")
+
+
+@db.command("backup")
+@click.argument("output", metavar="FILE", type=click.Path(path_type=Path))
+@json_option
+def db_backup(output: Path, as_json: bool) -> None:
+    """Copy the SQLite database to FILE, online (PostgreSQL: pg_dump -Fc)."""
+    from recon.db.backup import backup_database
+    from recon.settings import database_url
+
+    done = backup_database(database_url(), output)  # like `db upgrade`: the URL alone
+    if as_json:
+        print_json(done)
+    else:
+        click.echo(
+            f"backed up {done.database} to {done.backup} ({done.bytes} bytes, schema {done.schema})"
+        )
 
 
 @recon_group.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--load-only",
+    is_flag=True,
+    help="Load from the channels of RECON_CONFIG (simulators already running) and exit: "
+    "no simulator started, nothing served.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 366),
+    default=30,
+    show_default=True,
+    help="How many days to load, ending yesterday.",
+)
 @json_option
 @click.pass_context
-def demo(ctx: click.Context, host: str, port: int, as_json: bool) -> None:
+def demo(
+    ctx: click.Context, host: str, port: int, load_only: bool, days: int, as_json: bool
+) -> None:
     """Start the channel simulators, load and reconcile a demo ward, then serve."""
     from recon.demo import demo_range, demo_settings, load_demo, start_simulators
     from recon.server import bind_listener, serve_app
 
     settings = settings_of(ctx)
+    if load_only:
+        if not settings.channels:
+            raise BadInput("recon demo --load-only: RECON_CONFIG names no channel to load from")
+        summary = run(load_demo(settings, *demo_range(days=days)))
+        print_json(summary) if as_json else click.echo(summary["message"])
+        return
     # the port first: a port in use must start no simulator and rewrite no var/demo.toml
     with bind_listener(host, port) as listener:
-        start, end = demo_range()
+        start, end = demo_range(days=days)
         sims = start_simulators(start, end)
         try:
             settings = demo_settings(settings, sims, Path("var"))

@@ -2,7 +2,9 @@
 
 The demo always talks to the simulators (started here, in a child process, stopped on exit):
 its channels are theirs, whatever RECON_CONFIG says. A database that already holds dossiers is
-served as it is, with no demo data added.
+served as it is, with no demo data added. `recon demo --load-only` starts nothing and serves
+nothing: it loads from the channels of RECON_CONFIG, simulators already running elsewhere
+(docker compose's demo profile), and exits.
 """
 
 from __future__ import annotations
@@ -53,10 +55,10 @@ DEMO_RESOLUTIONS = (
 WRITE_OFF_NOTE = "Không xác định được người nộp sau 30 ngày; đề nghị xóa sổ."
 
 
-def demo_range(today: date | None = None) -> tuple[date, date]:
+def demo_range(today: date | None = None, days: int = DEMO_DAYS) -> tuple[date, date]:
     today = today or business_day_of(utcnow())
     end = today - timedelta(days=1)
-    return end - timedelta(days=DEMO_DAYS - 1), end
+    return end - timedelta(days=days - 1), end
 
 
 def _ports_free(base: int) -> bool:

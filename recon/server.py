@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import gc
-import logging
 import signal
 import socket
 from types import FrameType
@@ -52,14 +51,6 @@ def bind_listener(host: str, port: int) -> socket.socket:
     return listener
 
 
-def route_library_logs() -> None:
-    """The adapters' retries and failures in the same stream and format as the service's."""
-    adapters = logging.getLogger("adapters")
-    adapters.handlers[:] = logging.getLogger("recon").handlers
-    adapters.setLevel(logging.INFO)
-    adapters.propagate = False
-
-
 def serve_app(
     settings: Settings,
     listener: socket.socket,
@@ -73,10 +64,9 @@ def serve_app(
     import uvicorn
 
     from recon.app import create_app
-    from recon.system.observability import configure_logging
+    from recon.system.logs import channel_secrets, configure_logging
 
-    configure_logging()
-    route_library_logs()
+    configure_logging(secrets=channel_secrets(settings.secrets))
     app = create_app(settings, scheduler=scheduler)
     url = f"http://{_url_host(host)}:{port}/"
     if as_json:
@@ -90,6 +80,7 @@ def serve_app(
         host=host,
         port=port,
         log_level="warning",
+        log_config=None,  # uvicorn's own lines go through recon's handler (recon.system.logs)
         access_log=False,
         http="httptools",
         loop="uvloop",

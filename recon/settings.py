@@ -140,7 +140,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             _check_url(base_url, key=f"channels.{name}.base_url")
         secrets[name] = _read_secrets(name, channel, env)
     return Settings(
-        database_url=normalise_database_url(env.get("RECON_DATABASE_URL") or DEFAULT_DATABASE_URL),
+        database_url=database_url(env),
         config_path=config_path,
         timezone=file_config.timezone,
         ward_name=file_config.ward_name,
@@ -152,6 +152,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         retry_every=retry_every,
         api=file_config.api,
     )
+
+
+def database_url(environ: Mapping[str, str] | None = None) -> str:
+    """RECON_DATABASE_URL alone, for the commands that need nothing else (`recon db upgrade`
+    migrates before the channels' secrets are in place, and whatever RECON_CONFIG holds)."""
+    env = os.environ if environ is None else environ
+    return normalise_database_url(env.get("RECON_DATABASE_URL") or DEFAULT_DATABASE_URL)
 
 
 def _read_config_file(path: str) -> FileConfig:

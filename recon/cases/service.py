@@ -93,6 +93,17 @@ async def _txn_ids(session: AsyncSession, case_ids: Sequence[int]) -> dict[int, 
     return found
 
 
+async def live_case_counts(*, db_session: AsyncSession) -> dict[str, int]:
+    """Live (open and reopened) cases by type, every type named, 0 when it has none."""
+    query = (
+        select(Case.type, func.count())
+        .where(Case.status.in_(LIVE_CASE_STATUSES))
+        .group_by(Case.type)
+    )
+    found = {case_type: int(n) for case_type, n in await db_session.execute(query)}
+    return {case_type: found.get(case_type, 0) for case_type in CASE_TYPES}
+
+
 async def list_cases(
     *,
     db_session: AsyncSession,

@@ -24,6 +24,7 @@ from recon.settings import Settings
 from recon.statements.channels import channel_config
 from recon.statements.fetches import refuse_days_to_come
 from recon.statements.schemas import ChannelOutcome
+from recon.system.logs import log_context
 from recon.vocab import RunTrigger
 
 if TYPE_CHECKING:
@@ -103,46 +104,47 @@ async def _each(
     for day, trigger in plan:
         if after_each is not None and outcomes:
             after_each()
-        try:
-            if scheduled:
-                done = await reconcile_if_due(
-                    sessionmaker=sessionmaker,
-                    settings=settings,
-                    day=day,
-                    client=client,
-                    trigger=trigger,
-                    retry_policy=retry_policy,
-                    clock=clock,
-                )
-                if done is None:
-                    log.info("%s: succeeded meanwhile, skipped", day)
-                    continue
-            else:
-                done = await reconcile_day(
-                    sessionmaker=sessionmaker,
-                    settings=settings,
-                    day=day,
-                    channel=channel,
-                    pull=pull,
-                    client=client,
-                    trigger=trigger,
-                    retry_policy=retry_policy,
-                    clock=clock,
-                )
-            outcomes.append(done)
-        except Conflict as refusal:
-            outcomes.append(refused_run(settings, day, channel, refusal.detail))
-            if scheduled:
-                # another process holds the day (or it is closed): it goes on oldest first, so
-                # the later days are left to it rather than judged before this one
-                log.info("%s: skipped, and the days after it; %s", day, refusal.detail)
-                break
-        except RunBroke as broke:
-            outcomes.append(broke.result)
-            # the scheduler goes on: the day is tried again at the next retry
-            log.error("%s: the %s run broke: %s", day, trigger, broke.result.error)
-        except Exception as exc:
-            if not scheduled:
-                raise
-            log.error("%s: the %s run raised %s: %s", day, trigger, type(exc).__name__, exc)
+        with log_context(business_day=day):
+            try:
+                if scheduled:
+                    done = await reconcile_if_due(
+                        sessionmaker=sessionmaker,
+                        settings=settings,
+                        day=day,
+                        client=client,
+                        trigger=trigger,
+                        retry_policy=retry_policy,
+                        clock=clock,
+                    )
+                    if done is None:
+                        log.info("%s: succeeded meanwhile, skipped", day)
+                        continue
+                else:
+                    done = await reconcile_day(
+                        sessionmaker=sessionmaker,
+                        settings=settings,
+                        day=day,
+                        channel=channel,
+                        pull=pull,
+                        client=client,
+                        trigger=trigger,
+                        retry_policy=retry_policy,
+                        clock=clock,
+                    )
+                outcomes.append(done)
+            except Conflict as refusal:
+                outcomes.append(refused_run(settings, day, channel, refusal.detail))
+                if scheduled:
+                    # another process holds the day (or it is closed): it goes on oldest first, so
+                    # the later days are left to it rather than judged before this one
+                    log.info("%s: skipped, and the days after it; %s", day, refusal.detail)
+                    break
+            except RunBroke as broke:
+                outcomes.append(broke.result)
+                # the scheduler goes on: the day is tried again at the next retry
+                log.error("%s: the %s run broke: %s", day, trigger, broke.result.error)
+            except Exception as exc:
+                if not scheduled:
+                    raise
+                log.error("%s: the %s run raised %s: %s", day, trigger, type(exc).__name__, exc)
     return outcomes

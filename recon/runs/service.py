@@ -32,6 +32,7 @@ from recon.settings import FileChannel, Settings
 from recon.statements.channels import channel_config
 from recon.statements.fetches import refuse_closed_days, refuse_days_to_come
 from recon.statements.schemas import ChannelOutcome
+from recon.system.logs import log_context
 from recon.system.metrics import observe_run
 from recon.vocab import LIVE_CASE_STATUSES, RunTrigger
 
@@ -116,53 +117,67 @@ async def _reconcile(
     run_id = await _start(sessionmaker, day, channel, trigger, clock, unless_succeeded)
     if run_id is None:
         return None
-    heartbeat = lease.Heartbeat(sessionmaker, day, run_id, clock)
-    started = time.monotonic()
-    outcomes: dict[str, ChannelOutcome] = {}
-    try:
-        async with heartbeat.running():
-            outcomes = await _pull_all(
-                sessionmaker,
-                settings,
-                day,
-                channels,
-                pull,
-                client,
-                run_id,
-                retry_policy,
-                clock,
-                heartbeat,
+    # every line logged during the run (its pulls', the adapters' retries) says which run
+    with log_context(run_id=run_id, channel=channel, business_day=day):
+        heartbeat = lease.Heartbeat(sessionmaker, day, run_id, clock)
+        started = time.monotonic()
+        outcomes: dict[str, ChannelOutcome] = {}
+        try:
+            async with heartbeat.running():
+                outcomes = await _pull_all(
+                    sessionmaker,
+                    settings,
+                    day,
+                    channels,
+                    pull,
+                    client,
+                    run_id,
+                    retry_policy,
+                    clock,
+                    heartbeat,
+                )
+                heartbeat.check()
+                result = await _match_and_judge(
+                    sessionmaker, settings, day, channels, outcomes, run_id, clock, heartbeat
+                )
+        except (asyncio.CancelledError, lease.LeaseLost) as exc:
+            # stopped (SIGTERM) or taken over: the judgement is one transaction, so nothing of it
+            # was written; the day is free for the next run at once
+            why = str(exc) if isinstance(exc, lease.LeaseLost) else "stopped before it finished"
+            await _finish_broken(sessionmaker, run_id, "abandoned", why, clock())
+            observe_run("abandoned", trigger, time.monotonic() - started)
+            raise
+        except Exception as exc:
+            # matching wrote nothing (one transaction); the run must not stay "running" forever
+            error = broken_reason(exc)
+            await _finish_broken(sessionmaker, run_id, "failed", error, clock())
+            observe_run("failed", trigger, time.monotonic() - started)
+            skipped = ChannelOutcome(status="skipped")
+            broken = RunResult(
+                run_id=run_id,
+                date=day.isoformat(),
+                status="failed",
+                channels={name: outcomes.get(name, skipped).as_json() for name in channels},
+                error=error,
             )
-            heartbeat.check()
-            result = await _match_and_judge(
-                sessionmaker, settings, day, channels, outcomes, run_id, clock, heartbeat
-            )
-    except (asyncio.CancelledError, lease.LeaseLost) as exc:
-        # stopped (SIGTERM) or taken over: the judgement is one transaction, so nothing of it
-        # was written; the day is free for the next run at once
-        why = str(exc) if isinstance(exc, lease.LeaseLost) else "stopped before it finished"
-        await _finish_broken(sessionmaker, run_id, "abandoned", why, clock())
-        observe_run("abandoned", trigger, time.monotonic() - started)
-        raise
-    except Exception as exc:
-        # matching wrote nothing (one transaction); the run must not stay "running" forever
-        error = f"{type(exc).__name__}: {exc}"
-        await _finish_broken(sessionmaker, run_id, "failed", error, clock())
-        observe_run("failed", trigger, time.monotonic() - started)
-        skipped = ChannelOutcome(status="skipped")
-        broken = RunResult(
-            run_id=run_id,
-            date=day.isoformat(),
-            status="failed",
-            channels={name: outcomes.get(name, skipped).as_json() for name in channels},
-            error=error,
-        )
-        raise RunBroke(f"run {run_id} of {day} failed: {error}", broken) from exc
-    finally:
-        await lease.release(sessionmaker, day, run_id)
-    observe_run(result.status, trigger, time.monotonic() - started)
-    log.info("run %d of %s (%s): %s", run_id, day, trigger, result.status)
-    return result
+            raise RunBroke(f"run {run_id} of {day} failed: {error}", broken) from exc
+        finally:
+            await lease.release(sessionmaker, day, run_id)
+        observe_run(result.status, trigger, time.monotonic() - started)
+        log.info("run %d of %s (%s): %s", run_id, day, trigger, result.status)
+        return result
+
+
+def broken_reason(exc: Exception) -> str:
+    """One line for a run that raised. A database error's text carries its whole statement
+    and parameters (thousands of characters, over several lines): that made the run's error
+    unprintable as one line, and on a full disk too big to store, so the run stayed `running`
+    (found by tests/faults/test_sqlite_faults.py). The driver's own message says enough."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return f"{type(exc).__name__}: {str(exc.orig).strip()}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 async def _start(

@@ -19,13 +19,11 @@ from recon.settings import Settings
 @click.pass_context
 def scheduler(ctx: click.Context, as_json: bool) -> None:
     """Run the nightly reconciliation, its catch-up and its retries, until stopped."""
-    from recon.server import route_library_logs
-    from recon.system.observability import configure_logging
+    from recon.system.logs import channel_secrets, configure_logging
 
     settings = settings_of(ctx)
+    configure_logging(secrets=channel_secrets(settings.secrets))
     background_priority()
-    configure_logging()
-    route_library_logs()
     asyncio.run(_serve(settings))
     if as_json:
         print_json({"status": "stopped"})

@@ -29,6 +29,7 @@ from recon.settings import FileChannel, Settings
 from recon.statements.channels import channel_config
 from recon.statements.fetches import finish_fetch, record_fetch, refuse_closed_days
 from recon.statements.service import LineStore, StoreCounts
+from recon.system.metrics import count_lines
 
 
 async def import_file(
@@ -111,6 +112,13 @@ async def _import(
         if bulk is not None:
             await bulk.finish()
         await session.commit()
+        count_lines(
+            channel,
+            "import",
+            inserted=counts.inserted,
+            updated=counts.updated,
+            duplicates=counts.duplicates,
+        )
         await refresh_statistics(session)
     return ImportSummary(
         received=received,

@@ -23,6 +23,8 @@ from recon.statements.fetches import (
 )
 from recon.statements.schemas import ChannelOutcome
 from recon.statements.service import StoreCounts, store_lines
+from recon.system.logs import log_context
+from recon.system.metrics import count_lines
 
 log = logging.getLogger("recon.statements")
 
@@ -43,43 +45,51 @@ async def pull_channel_day(
     The whole day is fetched and checked before the database is written, so SQLite's write
     lock is held for the store alone, never across the channel's retries and back-offs.
     """
-    adapter = build_adapter(settings, channel, client, retry_policy=retry_policy)
-    refuse_days_to_come([day], clock())
-    async with sessionmaker() as session:
-        await refuse_closed_days(session, [day])
-    started = clock()
-    try:
-        statement = await adapter.fetch_day(day)
-    except ChannelError as exc:
-        log.warning("pull of %s %s failed: %s", channel, day, exc)
-        await _record_failure(sessionmaker, exc, channel, day, started, run_id, clock)
-        mismatch = None
-        if isinstance(exc, ControlTotalsMismatch):
-            mismatch = {
-                "expected_count": exc.expected_count,
-                "expected_amount": exc.expected_amount,
-                "received_count": exc.received_count,
-                "received_amount": exc.received_amount,
-            }
-        return ChannelOutcome(status="failed", error=str(exc), control_mismatch=mismatch)
-    async with sessionmaker() as session:
-        counts = await _store_fetched(session, statement, started, run_id, clock)
-        await session.commit()
-    log.info(
-        "pulled %s %s: %d lines, %d new, %d updated",
-        channel,
-        day,
-        counts.lines,
-        counts.inserted,
-        counts.updated,
-    )
-    return ChannelOutcome(
-        status="succeeded",
-        lines=counts.lines,
-        inserted=counts.inserted,
-        duplicates=counts.duplicates,
-        updated=counts.updated,
-    )
+    with log_context(channel=channel, business_day=day):
+        adapter = build_adapter(settings, channel, client, retry_policy=retry_policy)
+        refuse_days_to_come([day], clock())
+        async with sessionmaker() as session:
+            await refuse_closed_days(session, [day])
+        started = clock()
+        try:
+            statement = await adapter.fetch_day(day)
+        except ChannelError as exc:
+            log.warning("pull of %s %s failed: %s", channel, day, exc)
+            await _record_failure(sessionmaker, exc, channel, day, started, run_id, clock)
+            mismatch = None
+            if isinstance(exc, ControlTotalsMismatch):
+                mismatch = {
+                    "expected_count": exc.expected_count,
+                    "expected_amount": exc.expected_amount,
+                    "received_count": exc.received_count,
+                    "received_amount": exc.received_amount,
+                }
+            return ChannelOutcome(status="failed", error=str(exc), control_mismatch=mismatch)
+        async with sessionmaker() as session:
+            counts = await _store_fetched(session, statement, started, run_id, clock)
+            await session.commit()
+        count_lines(
+            channel,
+            "pull",
+            inserted=counts.inserted,
+            updated=counts.updated,
+            duplicates=counts.duplicates,
+        )
+        log.info(
+            "pulled %s %s: %d lines, %d new, %d updated",
+            channel,
+            day,
+            counts.lines,
+            counts.inserted,
+            counts.updated,
+        )
+        return ChannelOutcome(
+            status="succeeded",
+            lines=counts.lines,
+            inserted=counts.inserted,
+            duplicates=counts.duplicates,
+            updated=counts.updated,
+        )
 
 
 async def _record_failure(
@@ -137,6 +147,9 @@ async def _store_fetched(
         status="running",
         started_at=started,
         finished_at=clock(),
+        # the totals the lines were checked against, kept for audit on a good pull as on a
+        # failed one (they were dropped here, so a fetch record could not show what it proved)
+        control=(statement.control.count, statement.control.amount),
         run_id=run_id,
     )
     counts = await store_lines(session, statement.lines, fetch_id=fetch_id, now=clock())

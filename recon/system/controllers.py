@@ -16,11 +16,12 @@ from litestar.openapi.datastructures import ResponseSpec
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from sqlalchemy import text
 
+from recon.cases.service import live_case_counts
 from recon.clock import Clock
 from recon.db.migrate import current_revision, head_revision
 from recon.schedule.status import schedule_status
 from recon.system.errors import error_body, error_responses
-from recon.system.metrics import ScheduleGauges, render
+from recon.system.metrics import CaseGauges, PoolGauges, ScheduleGauges, render
 
 GET_AND_HEAD = [HttpMethod.GET, HttpMethod.HEAD]
 METRICS_MEDIA_TYPE = CONTENT_TYPE_PLAIN_0_0_4
@@ -104,20 +105,22 @@ async def metrics(
 
 
 async def metrics_body(state: State, now: datetime) -> bytes:
-    """The process's metrics and the schedule's gauges; a database that does not answer leaves
-    the gauges out (and the probe answering) rather than failing the scrape."""
+    """The process's metrics, its pool, and the gauges read from the database: the schedule's
+    and the live cases. A database that does not answer leaves those out (and the probe
+    answering) rather than failing the scrape."""
+    pool = PoolGauges(state.engine.sync_engine.pool)
     try:
         async with state.read_sessionmaker() as session:
             status = await schedule_status(session, state.settings, now)
+            live = await live_case_counts(db_session=session)
     except Exception as exc:  # a scrape must answer whatever the database does
-        log.warning("metrics without the schedule's gauges: %s", type(exc).__name__)
-        return render()
+        log.warning("metrics without the database's gauges: %s", type(exc).__name__)
+        return render(pool)
     channels = status.last_succeeded
-    return render(
-        ScheduleGauges(
-            last_succeeded=channels,
-            overdue={name: status.channel_overdue(name) for name in channels},
-            given_up={name: status.channel_given_up(name) for name in channels},
-            days_overdue=len(status.overdue()),
-        )
+    schedule = ScheduleGauges(
+        last_succeeded=channels,
+        overdue={name: status.channel_overdue(name) for name in channels},
+        given_up={name: status.channel_given_up(name) for name in channels},
+        days_overdue=len(status.overdue()),
     )
+    return render(pool, schedule, CaseGauges(live))

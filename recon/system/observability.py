@@ -1,4 +1,6 @@
-"""Request ids in every log line, one access line per request, and the request counter."""
+"""Request ids in every log line, one access line per request, and the request counter.
+
+The log lines themselves (format, context, masking) are recon.system.logs'."""
 
 from __future__ import annotations
 
@@ -6,52 +8,17 @@ import logging
 import re
 import secrets
 import time
-from contextvars import ContextVar
 from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from recon.system.logs import request_id_var
 from recon.system.metrics import count_request
 
-request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 access_log = logging.getLogger("recon.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 ACCESS_LINE = "%s %s %s %.1fms"  # method, path, status, milliseconds
-
-
-class RequestIdFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
-        return True
-
-
-class LineFormatter(logging.Formatter):
-    """logging's default format of the time, made once a second rather than once a line: with a
-    line per request, `strftime` was a tenth of the access line's cost."""
-
-    _second: tuple[int, str] = (-1, "")
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        if datefmt is not None:
-            return super().formatTime(record, datefmt)
-        second = int(record.created)
-        if self._second[0] != second:
-            self._second = (second, time.strftime(self.default_time_format, self.converter(second)))
-        return f"{self._second[1]},{int(record.msecs):03d}"
-
-
-def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler()
-    handler.addFilter(RequestIdFilter())
-    handler.setFormatter(LineFormatter(LOG_FORMAT))
-    root = logging.getLogger("recon")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
 
 
 def log_access(method: str, path: str, status: int, elapsed_ms: float) -> None:
@@ -97,7 +64,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send_with_id)
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
-            count_request(method, status)
+            count_request(method, status, scope, elapsed_ms)
             log_access(method, scope["path"], status, elapsed_ms)
             request_id_var.reset(token)
 

@@ -77,8 +77,7 @@ def test_the_scheduler_asks_for_the_batch_priority(
     monkeypatch.setattr(scheduler_cli, "background_priority", calls)
     # stopped at once: what matters is what it asked for before it began serving
     monkeypatch.setattr(asyncio, "run", lambda coro: coro.close())
-    monkeypatch.setattr("recon.system.observability.configure_logging", lambda: None)
-    monkeypatch.setattr("recon.server.route_library_logs", lambda: None)
+    monkeypatch.setattr("recon.system.logs.configure_logging", lambda **_: None)
     result = run_cli("scheduler", "--json")
     assert result.code == 0, result.err
     assert calls.made == 1

@@ -1,28 +1,46 @@
-"""`/metrics`: the Prometheus text format; the request counter and the run-duration histogram
-of this process; and, read from the database at each scrape, per channel the last business day
-with a succeeded channel-day and the overdue (and given-up) days of the lookback window, and
-the overdue days (DESIGN 6, 8 "Scheduling"). On SQLite and PostgreSQL."""
+"""`/metrics`: the Prometheus text format, parsed with prometheus-client's own parser. This
+process's counters: requests by route template and status with their latency histogram, runs by
+status and trigger (and their duration), statement lines stored by channel, source and outcome.
+Read at each scrape: the database pool's gauges; from the database, live cases by type and, per
+channel, the last business day with a succeeded channel-day and the overdue (and given-up) days
+of the lookback window, and the overdue days (DESIGN 6, 8 "Scheduling"). On SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import respx
 from litestar.testing import AsyncTestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.pool import StaticPool
 
+from adapters.base import RetryPolicy
 from recon.app import create_app
 from recon.db.models import LedgerDay, Run, RunLease
-from recon.db.session import open_database
+from recon.db.session import create_engine, open_database
 from recon.errors import Conflict
 from recon.runs.service import RunBroke, reconcile_day
 from recon.settings import Settings, load_settings
+from recon.statements.imports import import_statement_bytes
+from recon.statements.pull import pull_channel_day
+from recon.system.metrics import PoolGauges, render
+from recon.vocab import CASE_TYPES
+from tests.adapters.conftest import MOMO_ACCESS_KEY, MOMO_BASE_URL, MOMO_SECRET_KEY
+from tests.adapters.test_momo import STATEMENT, _day_pages, momo_server
+from tests.conftest import CliResult
+from tests.helpers import make_key
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -151,7 +169,12 @@ async def test_metrics_are_the_prometheus_text_format(client: AsyncTestClient[An
     assert "charset=utf-8" in params
     kinds = families(response.text)
     assert kinds["recon_http_requests"] == "counter"
+    assert kinds["recon_http_request_duration_seconds"] == "histogram"
+    assert kinds["recon_runs"] == "counter"
     assert kinds["recon_run_duration_seconds"] == "histogram"
+    assert kinds["recon_statement_lines"] == "counter"
+    assert kinds["recon_live_cases"] == "gauge"
+    assert kinds["recon_db_pool_checked_out"] == "gauge"
     assert kinds["recon_overdue_days"] == "gauge"
     assert kinds["recon_channel_overdue_days"] == "gauge"
     assert kinds["recon_channel_given_up_days"] == "gauge"
@@ -181,55 +204,114 @@ async def test_a_database_that_does_not_answer_leaves_out_only_the_gauges(
     assert response.status_code == 200
     kinds = families(response.text)
     assert "recon_http_requests" in kinds
+    assert "recon_db_pool_checked_out" in kinds  # the pool is this process's, not the database's
     assert "recon_overdue_days" not in kinds
+    assert "recon_live_cases" not in kinds
 
 
 # --- what this process counts ---------------------------------------------------------------
 
 
-def requests_grew(before: Samples, after: Samples, method: str, status: str) -> float:
-    name = "recon_http_requests_total"
-    return (value(after, name, method=method, status=status) or 0) - (
-        value(before, name, method=method, status=status) or 0
+PAYMENT_ROUTE = "/api/v1/payments/{dossier_code}"
+
+
+def grew(before: Samples, after: Samples, name: str, **labels: str) -> float:
+    return (value(after, name, **labels) or 0) - (value(before, name, **labels) or 0)
+
+
+def requests_grew(before: Samples, after: Samples, method: str, route: str, status: str) -> float:
+    return grew(
+        before, after, "recon_http_requests_total", method=method, route=route, status=status
     )
 
 
-async def test_the_request_counter_counts_by_method_and_status(
-    client: AsyncTestClient[Any],
+def timed_grew(before: Samples, after: Samples, method: str, route: str) -> float:
+    name = "recon_http_request_duration_seconds_count"
+    return grew(before, after, name, method=method, route=route)
+
+
+def label_values(samples: Samples, label: str) -> set[str]:
+    return {v for _, labels in samples for k, v in labels if k == label}
+
+
+async def test_requests_are_counted_by_route_template_and_status(
+    settings: Settings, client: AsyncTestClient[Any]
 ) -> None:
+    key = await make_key(settings, "payments:read")
     before = await scrape(client)
     for _ in range(3):
         assert (await client.get("/healthz")).status_code == 200
     assert (await client.head("/healthz")).status_code == 200
-    assert (await client.get("/api/v1/runs")).status_code == 401
-    assert (
-        await client.get("/api/v1/runs", headers={"Authorization": "Bearer x"})
-    ).status_code == 401
+    assert (await client.get("/api/v1/payments/H17-NO-KEY")).status_code == 401
+    unknown = await client.get(
+        "/api/v1/payments/H17-UNKNOWN", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert unknown.status_code == 404  # the route matched; the dossier is not there
     after = await scrape(client)
-    assert requests_grew(before, after, "GET", "200") == 4  # three probes and the first scrape
-    assert requests_grew(before, after, "HEAD", "200") == 1
-    assert requests_grew(before, after, "GET", "401") == 2
-    assert requests_grew(before, after, "GET", "404") == 0
+    assert requests_grew(before, after, "GET", "/healthz", "200") == 3
+    assert requests_grew(before, after, "HEAD", "/healthz", "200") == 1
+    assert requests_grew(before, after, "GET", "/metrics", "200") == 1  # the first scrape
+    assert requests_grew(before, after, "GET", PAYMENT_ROUTE, "401") == 1
+    assert requests_grew(before, after, "GET", PAYMENT_ROUTE, "404") == 1
+    assert requests_grew(before, after, "GET", "unmatched", "404") == 0
+    # the histogram is by method and route: every request timed once
+    assert timed_grew(before, after, "GET", PAYMENT_ROUTE) == 2
+    assert timed_grew(before, after, "GET", "/healthz") == 3
+    assert timed_grew(before, after, "HEAD", "/healthz") == 1
+    routes = label_values(after, "route")
+    assert PAYMENT_ROUTE in routes
+    assert not any("H17" in route for route in routes)  # never the raw path
 
 
-async def test_requests_that_match_no_route_are_counted_too(
+async def test_requests_that_match_no_route_are_counted_as_unmatched(
     client: AsyncTestClient[Any],
 ) -> None:
     before = await scrape(client)
-    missing = await client.get("/nowhere")
+    missing = await client.get("/nowhere/H17-0042")
     assert missing.status_code == 404
     assert (await client.delete("/healthz")).status_code == 405
+    assert (await client.request("BREW", "/healthz")).status_code == 405
     after = await scrape(client)
     assert "x-request-id" in missing.headers
-    assert requests_grew(before, after, "GET", "404") == 1
-    assert requests_grew(before, after, "DELETE", "405") == 1
+    assert requests_grew(before, after, "GET", "unmatched", "404") == 1
+    assert requests_grew(before, after, "DELETE", "unmatched", "405") == 1
+    # a method a client makes up is no label value of its own
+    assert requests_grew(before, after, "OTHER", "unmatched", "405") == 1
+    assert "BREW" not in label_values(after, "method")
+    assert not any("nowhere" in route for route in label_values(after, "route"))
 
 
-def _run_counts(samples: Samples) -> dict[tuple[str, str], float]:
+async def test_the_latency_histogram_has_buckets_from_1ms_to_10s(
+    client: AsyncTestClient[Any],
+) -> None:
+    assert (await client.get("/healthz")).status_code == 200
+    samples = await scrape(client)
+    labels = {"method": "GET", "route": "/healthz"}
+    name = "recon_http_request_duration_seconds"
+    bounds = {
+        dict(ls)["le"]
+        for (sample, ls), _ in samples.items()
+        if sample == f"{name}_bucket"
+        and dict(ls)["route"] == "/healthz"
+        and dict(ls)["method"] == "GET"
+    }
+    assert {"0.001", "0.01", "0.1", "1.0", "10.0", "+Inf"} <= bounds
+    count = value(samples, f"{name}_count", **labels)
+    assert count is not None
+    assert count >= 1
+    assert value(samples, f"{name}_bucket", **labels, le="+Inf") == count
+    total = value(samples, f"{name}_sum", **labels)
+    assert total is not None
+    assert 0 < total < 10 * count
+
+
+def _run_counts(
+    samples: Samples, metric: str = "recon_run_duration_seconds_count"
+) -> dict[tuple[str, str], float]:
     return {
         (dict(labels)["status"], dict(labels)["trigger"]): v
         for (name, labels), v in samples.items()
-        if name == "recon_run_duration_seconds_count"
+        if name == metric
     }
 
 
@@ -245,6 +327,7 @@ async def test_a_run_made_in_this_process_is_observed_by_status_and_trigger(
     after = _run_counts(samples)
     grown = {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
     assert grown == {("succeeded", "retry"): 2, ("succeeded", "catch_up"): 1}
+    assert _run_counts(samples, "recon_runs_total") == after  # the counter, run for run
     # a histogram: buckets up to +Inf that hold every run, and a sum of their seconds
     labels = {"status": "succeeded", "trigger": "retry"}
     inf = value(samples, "recon_run_duration_seconds_bucket", **labels, le="+Inf")
@@ -288,6 +371,194 @@ async def test_a_refused_run_is_not_observed_and_a_broken_one_is(
         after = _run_counts(await scrape(api))
     grown = {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
     assert grown == {("failed", "nightly"): 1}
+
+
+# --- statement lines, live cases, the pool ----------------------------------------------------
+
+HEADER = "channel_txn_id,order_ref,amount,fee,kind,status,paid_at,description,payer"
+INSTANT = RetryPolicy(sleep=lambda _: _noop(), rand=lambda: 0.5)
+
+
+async def _noop() -> None:
+    return None
+
+
+def statement_row(n: int, kind: str = "payment") -> str:
+    return f"VN{n:03d},NOPE{n:03d},15.000,0,{kind},success,2025-11-24T10:00:00+07:00,x,0901234567"
+
+
+async def import_rows(settings: Settings, *rows: str) -> None:
+    data = ("\n".join([HEADER, *rows]) + "\n").encode()
+    async with open_database(settings.database_url) as sessionmaker:
+        await import_statement_bytes(
+            sessionmaker=sessionmaker,
+            settings=settings,
+            channel="vnpay",
+            name="vnpay.csv",
+            data=data,
+        )
+
+
+def lines_grew(before: Samples, after: Samples, channel: str, source: str) -> dict[str, float]:
+    return {
+        outcome: grew(
+            before,
+            after,
+            "recon_statement_lines_total",
+            channel=channel,
+            source=source,
+            outcome=outcome,
+        )
+        for outcome in ("inserted", "updated", "duplicate")
+    }
+
+
+async def test_an_import_and_a_run_move_the_lines_and_runs_counters(
+    settings: Settings, client: AsyncTestClient[Any]
+) -> None:
+    before = await scrape(client)
+    await import_rows(settings, *(statement_row(n) for n in range(1, 4)))
+    # the same three again and one new: one inserted, three duplicates
+    await import_rows(settings, *(statement_row(n) for n in range(1, 5)))
+    async with open_database(settings.database_url) as sessionmaker:
+        status = await run_day(sessionmaker, settings, day(24), trigger="manual")
+    after = await scrape(client)
+    assert lines_grew(before, after, "vnpay", "import") == {
+        "inserted": 4,
+        "updated": 0,
+        "duplicate": 3,
+    }
+    runs = {
+        k: v - _run_counts(before, "recon_runs_total").get(k, 0)
+        for k, v in _run_counts(after, "recon_runs_total").items()
+    }
+    assert {k: v for k, v in runs.items() if v} == {(status, "manual"): 1}
+
+
+async def test_a_refused_import_counts_no_line(
+    settings: Settings, client: AsyncTestClient[Any]
+) -> None:
+    before = await scrape(client)
+    await import_rows(settings, statement_row(1), "VN002,NOPE002,not money,0,payment,success,x,x,x")
+    after = await scrape(client)
+    assert lines_grew(before, after, "vnpay", "import") == {
+        "inserted": 0,
+        "updated": 0,
+        "duplicate": 0,
+    }
+
+
+@pytest.fixture
+def momo_settings(database_url: str, tmp_path: Path) -> Settings:
+    config = tmp_path / "momo.toml"
+    config.write_text(
+        f"""
+[channels.momo]
+adapter = "momo"
+base_url = "{MOMO_BASE_URL}"
+partner_code = "MOMOXYZ"
+access_key_env = "K"
+secret_key_env = "S"
+""",
+        encoding="utf-8",
+    )
+    return load_settings(
+        {
+            "RECON_DATABASE_URL": database_url,
+            "RECON_CONFIG": str(config),
+            "K": MOMO_ACCESS_KEY,
+            "S": MOMO_SECRET_KEY,
+        }
+    )
+
+
+@pytest.mark.respx(base_url=MOMO_BASE_URL)
+async def test_a_pull_counts_its_lines_under_its_channel(
+    respx_mock: respx.MockRouter, momo_settings: Settings
+) -> None:
+    respx_mock.post(STATEMENT).mock(side_effect=momo_server(_day_pages()))
+    async with (
+        AsyncTestClient(app=create_app(momo_settings)) as api,
+        open_database(momo_settings.database_url) as sessionmaker,
+        httpx.AsyncClient() as http,
+    ):
+        before = await scrape(api)
+        outcomes = [
+            await pull_channel_day(
+                sessionmaker=sessionmaker,
+                settings=momo_settings,
+                channel="momo",
+                day=date(2024, 11, 25),
+                client=http,
+                retry_policy=INSTANT,
+            )
+            for _ in range(2)
+        ]
+        after = await scrape(api)
+    first, second = outcomes
+    assert first.inserted == first.lines > 0
+    assert lines_grew(before, after, "momo", "pull") == {
+        "inserted": first.lines,
+        "updated": 0,
+        "duplicate": second.lines,
+    }
+
+
+def test_live_cases_by_type_match_cases_list(
+    settings: Settings, run_cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    statement = tmp_path / "vnpay.csv"
+    rows = [*(statement_row(n) for n in range(1, 4)), statement_row(4, kind="refund")]
+    statement.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    assert run_cli("statements", "import", "--channel", "vnpay", str(statement)).code == 0
+    assert run_cli("reconcile", "--date", "2025-11-24", "--no-pull").code == 0
+    listed = run_cli("cases", "list", "--json")
+    assert listed.code == 0, listed
+    expected = Counter(case["type"] for case in json.loads(listed.out))
+
+    async def read() -> Samples:
+        async with AsyncTestClient(app=create_app(settings)) as api:
+            return await scrape(api)
+
+    live = {
+        dict(labels)["type"]: v
+        for (name, labels), v in asyncio.run(read()).items()
+        if name == "recon_live_cases"
+    }
+    assert sum(expected.values()) >= 4
+    assert set(live) == set(CASE_TYPES)  # every type, so an alert sees its 0
+    assert {t: n for t, n in live.items() if n} == dict(expected)
+
+
+async def test_the_pool_gauges_are_scraped_with_sane_values(
+    client: AsyncTestClient[Any],
+) -> None:
+    samples = await scrape(client)
+    assert value(samples, "recon_db_pool_size") == 5  # SQLAlchemy's queue pool on both
+    assert value(samples, "recon_db_pool_max_overflow") == 10
+    assert value(samples, "recon_db_pool_overflow") == 0
+    assert value(samples, "recon_db_pool_checked_out") == 0  # the scrape's session gave it back
+    assert (value(samples, "recon_db_pool_idle") or 0) >= 1
+
+
+async def test_the_pool_gauges_count_the_connections_in_use(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect(), engine.connect():
+            held = parse(render(PoolGauges(engine.sync_engine.pool)).decode())
+        given_back = parse(render(PoolGauges(engine.sync_engine.pool)).decode())
+    finally:
+        await engine.dispose()
+    assert value(held, "recon_db_pool_checked_out") == 2
+    assert value(held, "recon_db_pool_idle") == 0
+    assert value(given_back, "recon_db_pool_checked_out") == 0
+    assert value(given_back, "recon_db_pool_idle") == 2
+
+
+def test_a_pool_other_than_a_queue_reports_nothing() -> None:
+    """SQLite in memory gets a static pool: one connection, nothing to watch."""
+    samples = parse(render(PoolGauges(StaticPool(lambda: sqlite3.connect(":memory:")))).decode())
+    assert not any(name.startswith("recon_db_pool") for name, _ in samples)
 
 
 # --- the schedule's gauges, read from the database --------------------------------------------

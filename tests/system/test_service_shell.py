@@ -113,4 +113,4 @@ async def test_metrics_count_requests(client: AsyncTestClient[Any]) -> None:
     await client.get("/healthz")
     response = await client.get("/metrics")
     assert response.status_code == 200
-    assert 'recon_http_requests_total{method="GET",status="200"}' in response.text
+    assert 'recon_http_requests_total{method="GET",route="/healthz",status="200"}' in response.text
