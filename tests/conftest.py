@@ -143,6 +143,10 @@ def run_cli(
 
     for key, value in environ.items():
         monkeypatch.setenv(key, value)
+    # in-process, a run would lower the test runner's own priority for the rest of the session
+    # (tests/runs/test_priority.py checks that the commands ask for it)
+    monkeypatch.setattr("recon.runs.cli.background_priority", lambda: 0)
+    monkeypatch.setattr("recon.schedule.cli.background_priority", lambda: 0)
 
     def run(*args: str, stdin: str = "") -> CliResult:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
