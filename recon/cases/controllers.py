@@ -10,6 +10,7 @@ them; `_body` converts): a body of the wrong shape is 400, a value the workflow 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -101,6 +102,29 @@ def _field_of(reason: str) -> str:
     """The field msgspec's message names: "… - at `$.user`", "… required field `note`"."""
     found = re.search(r"at `\$\.(\w+)|field `(\w+)`", reason)
     return next((name for name in found.groups() if name), "body") if found else "body"
+
+
+async def _on_one(
+    act: Callable[..., Awaitable[int]],
+    case_id: int,
+    data: Any,
+    request: Request[Any, Any, Any],
+    db_session: AsyncSession,
+    clock: Clock,
+    **more: Any,
+) -> CaseDetail:
+    """Approve, reject or reopen (one body, `{"user", "note"}`), then the case as it now is."""
+    body = _body(data, CaseActionIn)
+    await act(
+        db_session=db_session,
+        case_id=case_id,
+        username=body.user,
+        note=body.note,
+        now=clock(),
+        via=_via(request),
+        **more,
+    )
+    return await get_case(db_session=db_session, case_id=case_id)
 
 
 def _via(request: Request[Any, Any, Any]) -> str:
@@ -195,16 +219,7 @@ async def post_approve_case(
     db_session: NamedDependency[AsyncSession],
     clock: NamedDependency[Clock],
 ) -> CaseDetail:
-    body = _body(data, CaseActionIn)
-    await workflow.approve(
-        db_session=db_session,
-        case_id=case_id,
-        username=body.user,
-        note=body.note,
-        now=clock(),
-        via=_via(request),
-    )
-    return await get_case(db_session=db_session, case_id=case_id)
+    return await _on_one(workflow.approve, case_id, data, request, db_session, clock)
 
 
 @post(
@@ -222,16 +237,7 @@ async def post_reject_case(
     db_session: NamedDependency[AsyncSession],
     clock: NamedDependency[Clock],
 ) -> CaseDetail:
-    body = _body(data, CaseActionIn)
-    await workflow.reject(
-        db_session=db_session,
-        case_id=case_id,
-        username=body.user,
-        note=body.note,
-        now=clock(),
-        via=_via(request),
-    )
-    return await get_case(db_session=db_session, case_id=case_id)
+    return await _on_one(workflow.reject, case_id, data, request, db_session, clock)
 
 
 @post(
@@ -251,14 +257,6 @@ async def post_reopen_case(
     settings: NamedDependency[Settings],
     clock: NamedDependency[Clock],
 ) -> CaseDetail:
-    body = _body(data, CaseActionIn)
-    await workflow.reopen(
-        db_session=db_session,
-        case_id=case_id,
-        username=body.user,
-        note=body.note,
-        settings=settings,
-        now=clock(),
-        via=_via(request),
+    return await _on_one(
+        workflow.reopen, case_id, data, request, db_session, clock, settings=settings
     )
-    return await get_case(db_session=db_session, case_id=case_id)

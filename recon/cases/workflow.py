@@ -300,20 +300,7 @@ async def approve(
     via: str | None = None,
 ) -> int:
     """An approver resolves a pending write-off as `written_off`."""
-    note = checked_note(note)
-    await _begin(db_session)
-    case, user = await _pending(db_session, case_id, username, "approving a write-off")
-    before, asked_by = case.status, case.pending_by
-    case.status, case.resolution = "resolved", WRITE_OFF
-    case.pending_resolution = case.pending_by = case.pending_at = None
-    case.updated_at = now
-    changes: dict[str, object] = {"asked_by": asked_by}
-    event = _event(
-        case, "approve", before, user, note, now, resolution=WRITE_OFF, changes=changes, via=via
-    )
-    await _append(db_session, [event])
-    await _commit(db_session)
-    return case_id
+    return await _decide(db_session, case_id, username, note, now, via, approved=True)
 
 
 async def reject(
@@ -326,18 +313,35 @@ async def reject(
     via: str | None = None,
 ) -> int:
     """An approver turns a pending write-off down: the case stays live, nothing pending."""
+    return await _decide(db_session, case_id, username, note, now, via, approved=False)
+
+
+async def _decide(
+    session: AsyncSession,
+    case_id: int,
+    username: str,
+    note: str,
+    now: datetime,
+    via: str | None,
+    *,
+    approved: bool,
+) -> int:
     note = checked_note(note)
-    await _begin(db_session)
-    case, user = await _pending(db_session, case_id, username, "rejecting a write-off")
+    await _begin(session)
+    act = "approving a write-off" if approved else "rejecting a write-off"
+    case, user = await _pending(session, case_id, username, act)
     before, asked_by = case.status, case.pending_by
+    if approved:
+        case.status, case.resolution = "resolved", WRITE_OFF
     case.pending_resolution = case.pending_by = case.pending_at = None
     case.updated_at = now
     changes: dict[str, object] = {"asked_by": asked_by}
+    action = "approve" if approved else "reject"
     event = _event(
-        case, "reject", before, user, note, now, resolution=WRITE_OFF, changes=changes, via=via
+        case, action, before, user, note, now, resolution=WRITE_OFF, changes=changes, via=via
     )
-    await _append(db_session, [event])
-    await _commit(db_session)
+    await _append(session, [event])
+    await _commit(session)
     return case_id
 
 

@@ -11,6 +11,7 @@ itself (role, state, maker-checker): a refusal changes nothing.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from litestar import Request, Response, post
@@ -127,6 +128,32 @@ async def _pending_of(db_session: AsyncSession, ids: list[int]) -> int:
     return len((await db_session.execute(query)).all())
 
 
+async def _on_one(
+    act: Callable[..., Awaitable[int]],
+    request: Request[Any, Any, Any],
+    case_id: int,
+    db_session: AsyncSession,
+    clock: Clock,
+    done: str,
+    **more: Any,
+) -> Response[Any]:
+    """Approve, reject or reopen one case as the person logged in, with the form's note; back to
+    the case page with `done`, or with the refusal's reason in Vietnamese."""
+    got = await _form(request)
+    try:
+        await act(
+            db_session=db_session,
+            case_id=case_id,
+            username=_user(request).username,
+            note=got["note"],
+            now=clock(),
+            **more,
+        )
+    except ReconError as exc:
+        return _back(request, _case_path(case_id), "error", vietnamese_reason(exc))
+    return _back(request, _case_path(case_id), "ok", done)
+
+
 def _case_path(case_id: int) -> str:
     return f"{QUEUE_PATH}/{case_id}"
 
@@ -212,18 +239,8 @@ async def approve_case(
     db_session: NamedDependency[AsyncSession],
     clock: NamedDependency[Clock],
 ) -> Response[Any]:
-    got = await _form(request)
-    try:
-        await workflow.approve(
-            db_session=db_session,
-            case_id=case_id,
-            username=_user(request).username,
-            note=got["note"],
-            now=clock(),
-        )
-    except ReconError as exc:
-        return _back(request, _case_path(case_id), "error", vietnamese_reason(exc))
-    return _back(request, _case_path(case_id), "ok", f"Đã duyệt xóa sổ vụ việc #{case_id}.")
+    done = f"Đã duyệt xóa sổ vụ việc #{case_id}."
+    return await _on_one(workflow.approve, request, case_id, db_session, clock, done)
 
 
 @post(
@@ -238,19 +255,8 @@ async def reject_case(
     db_session: NamedDependency[AsyncSession],
     clock: NamedDependency[Clock],
 ) -> Response[Any]:
-    got = await _form(request)
-    try:
-        await workflow.reject(
-            db_session=db_session,
-            case_id=case_id,
-            username=_user(request).username,
-            note=got["note"],
-            now=clock(),
-        )
-    except ReconError as exc:
-        return _back(request, _case_path(case_id), "error", vietnamese_reason(exc))
-    text = f"Đã từ chối yêu cầu xóa sổ vụ việc #{case_id}; vụ việc vẫn mở."
-    return _back(request, _case_path(case_id), "ok", text)
+    done = f"Đã từ chối yêu cầu xóa sổ vụ việc #{case_id}; vụ việc vẫn mở."
+    return await _on_one(workflow.reject, request, case_id, db_session, clock, done)
 
 
 @post(QUEUE_PATH + "/{case_id:int}/mo-lai", include_in_schema=False, status_code=303)
@@ -261,19 +267,10 @@ async def reopen_case(
     settings: NamedDependency[Settings],
     clock: NamedDependency[Clock],
 ) -> Response[Any]:
-    got = await _form(request)
-    try:
-        await workflow.reopen(
-            db_session=db_session,
-            case_id=case_id,
-            username=_user(request).username,
-            note=got["note"],
-            settings=settings,
-            now=clock(),
-        )
-    except ReconError as exc:
-        return _back(request, _case_path(case_id), "error", vietnamese_reason(exc))
-    return _back(request, _case_path(case_id), "ok", f"Đã mở lại vụ việc #{case_id}.")
+    done = f"Đã mở lại vụ việc #{case_id}."
+    return await _on_one(
+        workflow.reopen, request, case_id, db_session, clock, done, settings=settings
+    )
 
 
 ACTION_HANDLERS = [resolve_case, resolve_cases, approve_case, reject_case, reopen_case]
