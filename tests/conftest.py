@@ -134,6 +134,17 @@ class CliResult:
         return f"CliResult(code={self.code}, out={self.out!r}, err={self.err!r})"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def runner_keeps_its_priority() -> Iterator[None]:
+    """A run or the scheduler started in-process (run_cli, the faults' baseline) would lower
+    the test runner's own priority for the rest of the session; tests/runs/test_priority.py
+    checks that the commands ask for it, and what it does in a process of its own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("recon.runs.cli.background_priority", lambda: 0)
+        patch.setattr("recon.schedule.cli.background_priority", lambda: 0)
+        yield
+
+
 @pytest.fixture
 def run_cli(
     environ: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
@@ -143,10 +154,6 @@ def run_cli(
 
     for key, value in environ.items():
         monkeypatch.setenv(key, value)
-    # in-process, a run would lower the test runner's own priority for the rest of the session
-    # (tests/runs/test_priority.py checks that the commands ask for it)
-    monkeypatch.setattr("recon.runs.cli.background_priority", lambda: 0)
-    monkeypatch.setattr("recon.schedule.cli.background_priority", lambda: 0)
 
     def run(*args: str, stdin: str = "") -> CliResult:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
